@@ -1,0 +1,119 @@
+// Package drift holds driftwatch's domain vocabulary: configuration items, observed and
+// desired state, severities, categories, policies and findings. It is a leaf package: it
+// imports the standard library only, so every other package may depend on it.
+package drift
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Severity ranks how much a drift matters.
+type Severity string
+
+// Severities, lowest first.
+const (
+	SeverityLow      Severity = "low"
+	SeverityMedium   Severity = "medium"
+	SeverityHigh     Severity = "high"
+	SeverityCritical Severity = "critical"
+)
+
+var severityRank = map[Severity]int{SeverityLow: 1, SeverityMedium: 2, SeverityHigh: 3, SeverityCritical: 4}
+
+// Valid reports whether s is one of the known severities.
+func (s Severity) Valid() bool { return severityRank[s] > 0 }
+
+// AtLeast reports whether s ranks at or above o.
+func (s Severity) AtLeast(o Severity) bool { return severityRank[s] >= severityRank[o] }
+
+// Category is SPEC-080's drift category.
+type Category string
+
+// Categories from SPEC-080.
+const (
+	CategoryConfiguration Category = "configuration"
+	CategoryPackage       Category = "package"
+	CategoryNetwork       Category = "network"
+	CategoryState         Category = "state"
+	CategorySecurity      Category = "security"
+	CategoryFirmware      Category = "firmware"
+)
+
+var categories = map[Category]bool{
+	CategoryConfiguration: true, CategoryPackage: true, CategoryNetwork: true,
+	CategoryState: true, CategorySecurity: true, CategoryFirmware: true,
+}
+
+// Valid reports whether c is one of SPEC-080's categories.
+func (c Category) Valid() bool { return categories[c] }
+
+// ActionType is the template card's remediation action.
+type ActionType string
+
+// Action types from the template card; ActionNone only records and publishes.
+const (
+	ActionNone         ActionType = "none"
+	ActionAutoCorrect  ActionType = "auto_correct"
+	ActionQuarantine   ActionType = "quarantine"
+	ActionManualReview ActionType = "manual_review"
+)
+
+// Valid reports whether a is a known action type.
+func (a ActionType) Valid() bool {
+	switch a {
+	case ActionNone, ActionAutoCorrect, ActionQuarantine, ActionManualReview:
+		return true
+	}
+	return false
+}
+
+// Status is the lifecycle state of one drift.
+type Status string
+
+// Drift statuses.
+const (
+	StatusOpen         Status = "open"
+	StatusAcknowledged Status = "acknowledged"
+	StatusResolved     Status = "resolved"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	return s == StatusOpen || s == StatusAcknowledged || s == StatusResolved
+}
+
+// Hash returns the baseline hash of a JSON document: "sha256:" and the hex SHA-256 of its
+// canonical form (object keys sorted, no insignificant white space; see Canonical).
+func Hash(doc json.RawMessage) (string, error) {
+	c, err := Canonical(doc)
+	if err != nil {
+		return "", err
+	}
+	return HashCanonical(c), nil
+}
+
+// HashCanonical hashes a document already in canonical form.
+func HashCanonical(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Canonical re-encodes a JSON document with sorted object keys and no white space, keeping
+// numbers exactly as written. Two documents that mean the same have the same canonical form.
+func Canonical(doc json.RawMessage) ([]byte, error) {
+	dec := json.NewDecoder(strings.NewReader(string(doc)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("not a JSON document: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("not a JSON document: trailing data")
+	}
+	// encoding/json sorts map keys and writes json.Number verbatim.
+	return json.Marshal(v)
+}

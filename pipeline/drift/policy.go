@@ -1,0 +1,132 @@
+package drift
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Policy is a SPEC-080 drift policy with the template card's threshold and action.
+type Policy struct {
+	// ID names the policy; required.
+	ID string `json:"id"`
+	// Name is a human title.
+	Name string `json:"name,omitempty"`
+	// CIType selects the CIs the policy governs (observation ci_type); required unless
+	// TemplateID is set.
+	CIType string `json:"ci_type,omitempty"`
+	// TemplateID, when set, binds the policy to CIs checked against that template; it wins over
+	// CIType.
+	TemplateID string `json:"template_id,omitempty"`
+	// MonitoredFields are the fields compared: a name ("power_state") or a JSON pointer
+	// ("/network/0/name"). Empty means every field.
+	MonitoredFields []string `json:"monitored_fields,omitempty"`
+	// Ignore lists JSON pointers never reported, even under a monitored field.
+	Ignore []string `json:"ignore,omitempty"`
+	// Category of the drifts this policy reports; default configuration.
+	Category Category `json:"category,omitempty"`
+	// Severity of the drifts this policy reports; default medium.
+	Severity Severity `json:"severity,omitempty"`
+	// DriftThreshold is how many monitored fields must differ before any drift is opened;
+	// default 1. Fields that already drifted stay open until they match again.
+	DriftThreshold int `json:"drift_threshold,omitempty"`
+	// ActionType is the remediation the policy asks for; default none.
+	ActionType ActionType `json:"action_type,omitempty"`
+	// Script is the remediation playbook or script for auto_correct.
+	Script string `json:"script,omitempty"`
+	// AutoChangeRequest asks for an ITSM change request per drift.
+	AutoChangeRequest bool `json:"auto_change_request"`
+	// AutoRemediate asks for an ansible-runner remediation run per drift.
+	AutoRemediate bool `json:"auto_remediate"`
+	// Notify lists alert destinations (e-mail addresses, Slack channels, PagerDuty keys).
+	Notify []string `json:"notify,omitempty"`
+}
+
+// DefaultPolicy governs CIs that no policy names: every field, medium severity, no action.
+func DefaultPolicy() Policy {
+	p := Policy{ID: "default", Name: "Default: every field"}
+	p.SetDefaults()
+	return p
+}
+
+// SetDefaults fills the documented defaults.
+func (p *Policy) SetDefaults() {
+	if p.Category == "" {
+		p.Category = CategoryConfiguration
+	}
+	if p.Severity == "" {
+		p.Severity = SeverityMedium
+	}
+	if p.DriftThreshold == 0 {
+		p.DriftThreshold = 1
+	}
+	if p.ActionType == "" {
+		p.ActionType = ActionNone
+	}
+}
+
+// Validate reports every problem with p at once; each error names its field.
+func (p Policy) Validate() error {
+	var errs []error
+	if strings.TrimSpace(p.ID) == "" {
+		errs = append(errs, errors.New("id: required"))
+	}
+	if p.CIType == "" && p.TemplateID == "" {
+		errs = append(errs, errors.New("ci_type: required unless template_id is set"))
+	}
+	if !p.Severity.Valid() {
+		errs = append(errs, fmt.Errorf("severity: %q is not one of low, medium, high, critical", p.Severity))
+	}
+	if !p.Category.Valid() {
+		errs = append(errs, fmt.Errorf("category: %q is not a SPEC-080 category", p.Category))
+	}
+	if !p.ActionType.Valid() {
+		errs = append(errs, fmt.Errorf("action_type: %q is not one of none, auto_correct, quarantine, manual_review", p.ActionType))
+	}
+	if p.DriftThreshold < 1 {
+		errs = append(errs, fmt.Errorf("drift_threshold: %d must be at least 1", p.DriftThreshold))
+	}
+	for i, f := range p.MonitoredFields {
+		if err := ValidPointer(FieldPointer(f)); err != nil {
+			errs = append(errs, fmt.Errorf("monitored_fields[%d]: %w", i, err))
+		}
+	}
+	for i, f := range p.Ignore {
+		if err := ValidPointer(f); err != nil {
+			errs = append(errs, fmt.Errorf("ignore[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FieldPointer turns a monitored field name into a JSON pointer; pointers pass unchanged.
+func FieldPointer(field string) string {
+	if field == "" || strings.HasPrefix(field, "/") {
+		return field
+	}
+	return "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(field)
+}
+
+// ValidPointer reports whether s is an RFC 6901 JSON pointer.
+func ValidPointer(s string) error {
+	if s == "" {
+		return nil
+	}
+	if !strings.HasPrefix(s, "/") {
+		return fmt.Errorf("%q is not a JSON pointer: it must start with /", s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '~' && (i+1 >= len(s) || (s[i+1] != '0' && s[i+1] != '1')) {
+			return fmt.Errorf("%q is not a JSON pointer: ~ must be followed by 0 or 1", s)
+		}
+	}
+	return nil
+}
+
+// UnderPointer reports whether path is prefix itself or lies below it.
+func UnderPointer(path, prefix string) bool {
+	if prefix == "" {
+		return true
+	}
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}

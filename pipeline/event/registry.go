@@ -1,0 +1,74 @@
+package event
+
+import (
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/driftwatch/driftwatch/pipeline/topic"
+)
+
+// CloudEvents types of every fact. The suffix is the schema version.
+const (
+	TypeObservationSubmitted = "io.driftwatch.observation.submitted.v1"
+	TypeObservationReceived  = "io.driftwatch.observation.received.v1"
+	TypeDesiredStateResolved = "io.driftwatch.desired_state.resolved.v1"
+	TypeDiffComputed         = "io.driftwatch.diff.computed.v1"
+	TypePolicyEvaluated      = "io.driftwatch.policy.evaluated.v1"
+	TypeDriftDetected        = "io.driftwatch.drift.detected.v1"
+	TypeDriftResolved        = "io.driftwatch.drift.resolved.v1"
+	TypeDriftAcknowledged    = "io.driftwatch.drift.acknowledged.v1"
+	TypePolicyChanged        = "io.driftwatch.policy.changed.v1"
+	TypeTemplateChanged      = "io.driftwatch.template.changed.v1"
+	TypePoison               = "io.driftwatch.poison.v1"
+)
+
+// route says where a fact type travels: its bus topic and its event-store stream prefix.
+type route struct {
+	topic  string
+	stream string
+}
+
+var routes = map[string]route{
+	TypeObservationSubmitted: {topic: topic.Observations},
+	TypeObservationReceived:  {topic: topic.ObservationReceived, stream: "ci-"},
+	TypeDesiredStateResolved: {topic: topic.DesiredStateResolved, stream: "ci-"},
+	TypeDiffComputed:         {topic: topic.DiffComputed, stream: "ci-"},
+	TypePolicyEvaluated:      {topic: topic.PolicyEvaluated, stream: "ci-"},
+	TypeDriftDetected:        {topic: topic.DriftDetected, stream: DriftStreamPrefix},
+	TypeDriftResolved:        {topic: topic.DriftResolved, stream: DriftStreamPrefix},
+	TypeDriftAcknowledged:    {topic: topic.DriftAcknowledged, stream: DriftStreamPrefix},
+	TypePolicyChanged:        {stream: "policy-"},
+	TypeTemplateChanged:      {stream: "template-"},
+	TypePoison:               {topic: topic.Poison},
+}
+
+// DriftStreamPrefix starts the event-store stream that holds one CI's drift lifecycle
+// (detected, acknowledged, resolved); decisions on it use optimistic concurrency.
+const DriftStreamPrefix = "drift-"
+
+// Known reports whether typ is a registered fact type.
+func Known(typ string) bool { _, ok := routes[typ]; return ok }
+
+// TopicOf returns the bus topic a fact type is published on, or "" if it is not published.
+func TopicOf(typ string) string { return routes[typ].topic }
+
+// StreamOf returns the event-store stream a fact with this type and subject is appended to, or
+// "" if facts of this type are not stored.
+func StreamOf(typ, subject string) string {
+	r := routes[typ]
+	if r.stream == "" {
+		return ""
+	}
+	return r.stream + subject
+}
+
+// namespace scopes derived ids to driftwatch.
+var namespace = uuid.MustParse("6f1d7a2e-55c4-4b8e-9a57-0d5d1e6f3a10")
+
+// DeriveID returns a stable UUID (version 5) for the given parts. A handler that derives its
+// output ids from its input id emits the same ids when a message is delivered twice, so the
+// event store and downstream consumers drop the copy.
+func DeriveID(parts ...string) string {
+	return uuid.NewSHA1(namespace, []byte(strings.Join(parts, "\x00"))).String()
+}

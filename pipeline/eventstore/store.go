@@ -1,0 +1,108 @@
+// Package eventstore is the port to the append-only store of facts. Adapters: bolt (embedded,
+// the default) and esdb (EventStoreDB). Every adapter passes the contract suite in
+// eventstore/storetest.
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Revision is the expected revision of a stream at append time. Stream revisions count from 0:
+// a stream holding one event is at revision 0.
+type Revision int64
+
+// Special expected revisions.
+const (
+	// Any appends whatever the stream's revision.
+	Any Revision = -1
+	// NoStream appends only if the stream does not exist yet.
+	NoStream Revision = -2
+	// StreamExists appends only if the stream has at least one event.
+	StreamExists Revision = -3
+)
+
+// Exact expects the stream to be at revision r.
+func Exact(r uint64) Revision { return Revision(r) }
+
+// Position is the place of an event in the global order of all streams. Positions grow with
+// each append; they need not be contiguous. The zero Position is before the first event.
+type Position uint64
+
+// Event is a fact to append.
+type Event struct {
+	// ID is a UUID, unique across the store. Appending an event whose ID is already stored is
+	// a no-op: that is how a redelivered message is recorded once.
+	ID string
+	// Type is the CloudEvents type.
+	Type string
+	// Data is the CloudEvents envelope (structured JSON mode).
+	Data json.RawMessage
+}
+
+// Recorded is an event as read back.
+type Recorded struct {
+	Event
+	Stream     string
+	Revision   uint64
+	Position   Position
+	RecordedAt time.Time
+}
+
+// AppendResult tells where an append left the stream.
+type AppendResult struct {
+	// NextRevision is the stream's revision after the append.
+	NextRevision uint64
+	// Position is the global position of the last event of the append (or of its stored copy
+	// when every event was already stored).
+	Position Position
+}
+
+// Store is the event store port.
+type Store interface {
+	// Append adds events to the end of stream, atomically, if the stream is at expected.
+	// Events already stored (by ID) are skipped; if all are, Append succeeds without writing
+	// and without checking expected. A revision mismatch returns an error wrapping
+	// ErrWrongRevision.
+	Append(ctx context.Context, stream string, expected Revision, events ...Event) (AppendResult, error)
+	// ReadStream returns up to max events of stream from revision from on, oldest first. A
+	// stream that does not exist reads as empty.
+	ReadStream(ctx context.Context, stream string, from uint64, max int) ([]Recorded, error)
+	// ReadAll returns up to max events after position after, in global order.
+	ReadAll(ctx context.Context, after Position, max int) ([]Recorded, error)
+	// Subscribe delivers every event after position after, in global order, then follows
+	// new appends until ctx ends. The channel closes when the subscription ends; Err then
+	// says why (nil after ctx ends).
+	Subscribe(ctx context.Context, after Position) (Subscription, error)
+	// Close releases the store.
+	Close() error
+}
+
+// Subscription is a live, ordered feed of recorded events.
+type Subscription interface {
+	// Events delivers events in global order; it is closed when the subscription ends.
+	Events() <-chan Recorded
+	// Err reports why the subscription ended, once Events is closed.
+	Err() error
+}
+
+// ErrWrongRevision means the stream was not at the expected revision.
+var ErrWrongRevision = errors.New("wrong expected revision")
+
+// WrongRevisionError details an ErrWrongRevision.
+type WrongRevisionError struct {
+	Stream   string
+	Expected Revision
+	// Actual is the stream's revision, or -1 if it does not exist.
+	Actual int64
+}
+
+func (e *WrongRevisionError) Error() string {
+	return fmt.Sprintf("append to %s: %v: expected %d, stream is at %d", e.Stream, ErrWrongRevision, e.Expected, e.Actual)
+}
+
+// Unwrap makes errors.Is(err, ErrWrongRevision) true.
+func (e *WrongRevisionError) Unwrap() error { return ErrWrongRevision }

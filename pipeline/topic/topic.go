@@ -1,0 +1,26 @@
+// Package topic names every stream key driftwatch reads or writes. Renaming one strands the
+// messages on the old key and re-reads the new one from the start: add a new version instead.
+package topic
+
+const (
+	// Observations is where sources (agents, the Docker watcher, POST /observations) submit raw
+	// observations.
+	Observations = "driftwatch.observations.v1"
+	// ObservationReceived carries observations that passed ingest.
+	ObservationReceived = "driftwatch.observation-received.v1"
+	// DesiredStateResolved carries observations paired with their desired state.
+	DesiredStateResolved = "driftwatch.desired-state-resolved.v1"
+	// DiffComputed carries field-level diffs.
+	DiffComputed = "driftwatch.diff-computed.v1"
+	// PolicyEvaluated carries policy verdicts.
+	PolicyEvaluated = "driftwatch.policy-evaluated.v1"
+	// DriftDetected is SPEC-080's public stream of opened drifts; its CloudEvents type carries
+	// the version.
+	DriftDetected = "drift.detected"
+	// DriftResolved is the public stream of closed drifts.
+	DriftResolved = "drift.resolved"
+	// DriftAcknowledged is the public stream of acknowledgements.
+	DriftAcknowledged = "drift.acknowledged"
+	// Poison parks messages that cannot be processed, with their reason.
+	Poison = "driftwatch.poison.v1"
+)
