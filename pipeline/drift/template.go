@@ -100,3 +100,16 @@ type FieldDrift struct {
 	// Patch is the RFC 6902 patch, under Field, that turns the desired value into the actual one.
 	Patch json.RawMessage `json:"patch"`
 }
+
+// Desired is the desired state of one CI as a desired-state source (a template, later NetBox)
+// resolves it.
+type Desired struct {
+	// Source names where it came from ("template", "netbox").
+	Source string `json:"source"`
+	// TemplateID is the template it came from, if any.
+	TemplateID string `json:"template_id,omitempty"`
+	// Definition is the desired state as a JSON object.
+	Definition json.RawMessage `json:"definition"`
+	// BaselineHash is Hash(Definition).
+	BaselineHash string `json:"baseline_hash"`
+}

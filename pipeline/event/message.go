@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
 // Message is one fact with the envelope attributes handlers read and set.
@@ -85,4 +87,27 @@ func DecodeMessage[F Fact](msg *message.Message) (Message[F], error) {
 // Erase turns a typed message into a Record.
 func Erase[F Fact](m Message[F]) Record {
 	return Record{ID: m.ID, Subject: m.Subject, Time: m.Time, CorrelationID: m.CorrelationID, CausationID: m.CausationID, Fact: m.Fact}
+}
+
+// StoreEvent renders the message as an event-store event and names the stream it belongs to
+// ("" when facts of its type are not stored).
+func (r Message[F]) StoreEvent() (eventstore.Event, string, error) {
+	e, err := r.Envelope()
+	if err != nil {
+		return eventstore.Event{}, "", err
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return eventstore.Event{}, "", fmt.Errorf("encode envelope of %s: %w", e.Type, err)
+	}
+	return eventstore.Event{ID: e.ID, Type: e.Type, Data: data}, StreamOf(e.Type, e.Subject), nil
+}
+
+// FromStore reads the CloudEvents envelope of a recorded event.
+func FromStore(r eventstore.Recorded) (Envelope, error) {
+	e, err := ParseEnvelope(r.Data)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("event %s at position %d: %w", r.ID, r.Position, err)
+	}
+	return e, nil
 }
