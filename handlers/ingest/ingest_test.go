@@ -67,10 +67,10 @@ func TestHandleRejectsBadInputPermanentlyNamingEachField(t *testing.T) {
 		o    drift.Observation
 		want []string
 	}{
-		"rejects_a_missing_ci_and_state": {drift.Observation{CIType: "vm"}, []string{"ci_id", "state"}},
+		"rejects_a_missing_ci_and_state":        {drift.Observation{CIType: "vm"}, []string{"ci_id", "state"}},
 		"rejects_a_state_that_is_not_an_object": {drift.Observation{CIID: "x", CIType: "vm", State: json.RawMessage(`[1]`)}, []string{"state"}},
-		"rejects_a_wrong_state_hash": {drift.Observation{CIID: "x", CIType: "vm", State: json.RawMessage(`{}`), StateHash: "sha256:00"}, []string{"state_hash"}},
-		"rejects_a_missing_type": {drift.Observation{CIID: "x", State: json.RawMessage(`{}`)}, []string{"ci_type"}},
+		"rejects_a_wrong_state_hash":            {drift.Observation{CIID: "x", CIType: "vm", State: json.RawMessage(`{}`), StateHash: "sha256:00"}, []string{"state_hash"}},
+		"rejects_a_missing_type":                {drift.Observation{CIID: "x", State: json.RawMessage(`{}`)}, []string{"ci_type"}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

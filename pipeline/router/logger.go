@@ -10,7 +10,9 @@ import (
 type zapAdapter struct{ l *zap.Logger }
 
 // NewLogger adapts a zap logger to watermill's LoggerAdapter.
-func NewLogger(l *zap.Logger) watermill.LoggerAdapter { return zapAdapter{l.WithOptions(zap.AddCallerSkip(1))} }
+func NewLogger(l *zap.Logger) watermill.LoggerAdapter {
+	return zapAdapter{l.WithOptions(zap.AddCallerSkip(1))}
+}
 
 func (a zapAdapter) fields(f watermill.LogFields) []zap.Field {
 	out := make([]zap.Field, 0, len(f))
