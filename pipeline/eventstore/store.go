@@ -35,7 +35,8 @@ type Position uint64
 // Event is a fact to append.
 type Event struct {
 	// ID is a UUID, unique across the store. Appending an event whose ID is already stored is
-	// a no-op: that is how a redelivered message is recorded once.
+	// a no-op: that is how a redelivered message is recorded once. Adapters refuse an ID that
+	// is not a UUID and read IDs back in canonical form (lowercase, hyphenated).
 	ID string
 	// Type is the CloudEvents type.
 	Type string
@@ -54,10 +55,12 @@ type Recorded struct {
 
 // AppendResult tells where an append left the stream.
 type AppendResult struct {
-	// NextRevision is the stream's revision after the append.
+	// NextRevision is the stream's revision after the append: the revision of the last event
+	// it wrote (or, when every event was already stored, of the stored copy of the last one,
+	// so that a retried append gets the result of the first).
 	NextRevision uint64
-	// Position is the global position of the last event of the append (or of its stored copy
-	// when every event was already stored).
+	// Position is the global position of the last event the append wrote (or of the stored
+	// copy of its last event when every event was already stored).
 	Position Position
 }
 
@@ -65,13 +68,16 @@ type AppendResult struct {
 type Store interface {
 	// Append adds events to the end of stream, atomically, if the stream is at expected.
 	// Events already stored (by ID) are skipped; if all are, Append succeeds without writing
-	// and without checking expected. A revision mismatch returns an error wrapping
+	// and without checking expected. If only some are, the new ones alone are appended, in
+	// order, and expected is checked as usual; an ID repeated within one call is stored once.
+	// An append without events is refused. A revision mismatch returns an error wrapping
 	// ErrWrongRevision.
 	Append(ctx context.Context, stream string, expected Revision, events ...Event) (AppendResult, error)
 	// ReadStream returns up to max events of stream from revision from on, oldest first. A
-	// stream that does not exist reads as empty.
+	// stream that does not exist reads as empty. max must be positive.
 	ReadStream(ctx context.Context, stream string, from uint64, max int) ([]Recorded, error)
-	// ReadAll returns up to max events after position after, in global order.
+	// ReadAll returns up to max events after position after, in global order. max must be
+	// positive.
 	ReadAll(ctx context.Context, after Position, max int) ([]Recorded, error)
 	// Subscribe delivers every event after position after, in global order, then follows
 	// new appends until ctx ends. The channel closes when the subscription ends; Err then

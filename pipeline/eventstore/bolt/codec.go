@@ -1,0 +1,120 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+)
+
+// Buckets of the database file.
+var (
+	// bucketEvents maps a position (8 bytes, big-endian) to an encoded record.
+	bucketEvents = []byte("events")
+	// bucketStreams maps a stream key and a revision (see streamKey) to a position.
+	bucketStreams = []byte("streams")
+	// bucketHeads maps a stream name to its current revision (8 bytes, big-endian).
+	bucketHeads = []byte("heads")
+	// bucketIDs maps an event ID (16 bytes) to its position.
+	bucketIDs = []byte("ids")
+)
+
+// recordVersion is the first byte of every encoded record, so that the format can change.
+const recordVersion = 1
+
+// u64 encodes v big-endian, so that byte order is numeric order.
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// beUint64 decodes a big-endian position; anything but 8 bytes reads as 0, which no event has.
+func beUint64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// streamPrefix is the length-prefixed stream name: no prefix of one stream is the prefix of
+// another, so a cursor scan stays within its stream.
+func streamPrefix(stream string) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(stream)))
+	return append(b, stream...)
+}
+
+// streamKey is the key of a stream's event at revision rev in bucketStreams.
+func streamKey(prefix []byte, rev uint64) []byte {
+	return binary.BigEndian.AppendUint64(bytes.Clone(prefix), rev)
+}
+
+// pending is an event checked and ready for the committer.
+type pending struct {
+	id   uuid.UUID
+	typ  string
+	data []byte
+}
+
+// encodeRecord lays out a record: version, stream, revision, id, type, recorded-at, data.
+func encodeRecord(stream string, rev uint64, e pending, at time.Time) []byte {
+	b := make([]byte, 0, 1+len(stream)+len(e.typ)+len(e.data)+48)
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, uint64(len(stream)))
+	b = append(b, stream...)
+	b = binary.AppendUvarint(b, rev)
+	b = append(b, e.id[:]...)
+	b = binary.AppendUvarint(b, uint64(len(e.typ)))
+	b = append(b, e.typ...)
+	b = binary.AppendVarint(b, at.UnixNano())
+	return append(b, e.data...)
+}
+
+var errCorrupt = errors.New("corrupt record")
+
+// decodeRecord reads a record stored at pos. It copies everything: bbolt's bytes are valid
+// only inside their transaction.
+func decodeRecord(pos uint64, b []byte) (eventstore.Recorded, error) {
+	r := eventstore.Recorded{Position: eventstore.Position(pos)}
+	fail := func(what string) (eventstore.Recorded, error) {
+		return eventstore.Recorded{}, fmt.Errorf("decode event at position %d: %w: %s", pos, errCorrupt, what)
+	}
+	if len(b) == 0 || b[0] != recordVersion {
+		return fail("unknown version")
+	}
+	b = b[1:]
+	str := func() (string, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return "", false
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s, true
+	}
+	var ok bool
+	if r.Stream, ok = str(); !ok {
+		return fail("stream")
+	}
+	rev, k := binary.Uvarint(b)
+	if k <= 0 || len(b)-k < 16 {
+		return fail("revision")
+	}
+	r.Revision = rev
+	b = b[k:]
+	r.ID = uuid.UUID(b[:16]).String()
+	b = b[16:]
+	if r.Type, ok = str(); !ok {
+		return fail("type")
+	}
+	at, k := binary.Varint(b)
+	if k <= 0 {
+		return fail("recorded at")
+	}
+	r.RecordedAt = time.Unix(0, at).UTC()
+	if len(b) > k {
+		r.Data = bytes.Clone(b[k:])
+	}
+	return r, nil
+}

@@ -1,0 +1,176 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+)
+
+// ErrClosed is returned by a Store, and ends its subscriptions, once it is closed.
+var ErrClosed = errors.New("event store is closed")
+
+// Store is the bbolt event store. It is safe for concurrent use; one process at a time may
+// open a data directory.
+type Store struct {
+	cfg    Config
+	db     *bbolt.DB
+	notify notifier
+
+	// mu guards closing against Append and Subscribe, which must not start after Close.
+	mu      sync.RWMutex
+	closing bool
+	reqs    chan *appendReq
+	done    chan struct{} // closed when the committer has stopped
+	closed  chan struct{} // closed when subscriptions must end
+	subs    sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+	commits   atomic.Uint64 // transactions committed, for tests and benchmarks
+}
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Open opens or creates the store in cfg.Dir and starts its committer. It fails fast, naming
+// the directory, when another process holds the store.
+func Open(cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("bolt event store config: %w", err)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	db, err := bbolt.Open(filepath.Join(cfg.Dir, FileName), 0o600, &bbolt.Options{
+		Timeout:      cfg.LockTimeout,
+		FreelistType: bbolt.FreelistMapType,
+	})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("data dir %s is in use by another driftwatch process (lock not acquired within %v)", cfg.Dir, cfg.LockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open event store in %s: %w", cfg.Dir, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketEvents, bucketStreams, bucketHeads, bucketIDs} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("initialise event store in %s: %w", cfg.Dir, err), db.Close())
+	}
+	s := &Store{
+		cfg:    cfg,
+		db:     db,
+		notify: notifier{ch: make(chan struct{})},
+		reqs:   make(chan *appendReq, cfg.MaxBatch),
+		done:   make(chan struct{}),
+		closed: make(chan struct{}),
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close stops accepting appends, lets the committer finish the ones already queued, ends
+// every subscription with ErrClosed and closes the file. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		close(s.reqs)
+		s.mu.Unlock()
+		<-s.done
+		close(s.closed)
+		s.subs.Wait()
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close event store: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// ReadStream returns up to max events of stream from revision from on, oldest first.
+func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, max int) ([]eventstore.Recorded, error) {
+	if err := checkRead(ctx, max); err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", stream, err)
+	}
+	var out []eventstore.Recorded
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		prefix := streamPrefix(stream)
+		c := tx.Bucket(bucketStreams).Cursor()
+		for k, v := c.Seek(streamKey(prefix, from)); k != nil && len(out) < max; k, v = c.Next() {
+			if !bytes.HasPrefix(k, prefix) {
+				break
+			}
+			r, err := decodeRecord(beUint64(v), events.Get(v))
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", stream, closedErr(err))
+	}
+	return out, nil
+}
+
+// ReadAll returns up to max events after position after, in global order.
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.Recorded, error) {
+	if err := checkRead(ctx, max); err != nil {
+		return nil, fmt.Errorf("read all after %d: %w", after, err)
+	}
+	out, err := s.readAll(after, max)
+	if err != nil {
+		return nil, fmt.Errorf("read all after %d: %w", after, closedErr(err))
+	}
+	return out, nil
+}
+
+func (s *Store) readAll(after eventstore.Position, max int) ([]eventstore.Recorded, error) {
+	var out []eventstore.Recorded
+	if uint64(after) == ^uint64(0) {
+		return nil, nil
+	}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketEvents).Cursor()
+		for k, v := c.Seek(u64(uint64(after) + 1)); k != nil && len(out) < max; k, v = c.Next() {
+			r, err := decodeRecord(beUint64(k), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func checkRead(ctx context.Context, max int) error {
+	if max < 1 {
+		return fmt.Errorf("max %d: must be positive", max)
+	}
+	return ctx.Err()
+}
+
+// closedErr reports a read of the closed database file as ErrClosed.
+func closedErr(err error) error {
+	if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
