@@ -1,0 +1,172 @@
+// Package api is driftwatch's HTTP API (SPEC-080 and the template card): it accepts
+// observations, serves drift events, CIs, policies, templates and the report from the read
+// models, and records changes in the event store. Every write answers once the read models
+// have applied it (read-your-writes); every error is an RFC 9457 problem.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/driftwatch/driftwatch/pipeline/drift"
+	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+	"github.com/driftwatch/driftwatch/projections/drifts"
+)
+
+// Emitter records and publishes facts; *record.Emitter implements it.
+type Emitter interface {
+	Emit(ctx context.Context, recs ...event.Record) error
+}
+
+// Waiter tells how far the read models are; *projections.Runner implements it.
+type Waiter interface {
+	WaitFor(ctx context.Context, pos eventstore.Position) error
+	Position() eventstore.Position
+}
+
+// DriftReader is the drift read model; *drifts.Model implements it.
+type DriftReader interface {
+	List(f drifts.Filter, p drifts.Page) (drifts.List, error)
+	Get(id string) (drifts.Drift, bool, error)
+	CI(id string) (drifts.CI, bool, error)
+	CIs() ([]drifts.CI, error)
+	Report() (drifts.Report, error)
+}
+
+// CatalogReader is the templates and policies read model; *catalog.Catalog implements it.
+type CatalogReader interface {
+	Template(id string) (drift.Template, bool)
+	Templates() []drift.Template
+	Policy(id string) (drift.Policy, bool)
+	Policies() []drift.Policy
+}
+
+// Config configures the API.
+type Config struct {
+	// MaxBodyBytes limits request bodies; a larger one gets 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// DefaultPageSize is the page size of listings without limit; default 50.
+	DefaultPageSize int
+	// MaxPageSize is the largest limit a listing accepts; default 500.
+	MaxPageSize int
+	// WaitTimeout bounds how long a write waits for the read models to apply it; default 10s.
+	WaitTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.DefaultPageSize == 0 {
+		c.DefaultPageSize = 50
+	}
+	if c.MaxPageSize == 0 {
+		c.MaxPageSize = 500
+	}
+	if c.WaitTimeout == 0 {
+		c.WaitTimeout = 10 * time.Second
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 1 {
+		errs = append(errs, fmt.Errorf("max_body_bytes: %d must be positive", c.MaxBodyBytes))
+	}
+	if c.DefaultPageSize < 1 || c.DefaultPageSize > c.MaxPageSize {
+		errs = append(errs, fmt.Errorf("default_page_size: %d must be between 1 and max_page_size %d", c.DefaultPageSize, c.MaxPageSize))
+	}
+	if c.WaitTimeout < 0 {
+		errs = append(errs, fmt.Errorf("wait_timeout: %s must not be negative", c.WaitTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the API's collaborators. Now and NewID are optional; the others are required.
+type Deps struct {
+	// Store records policy and template changes and holds the drift ledgers.
+	Store eventstore.Store
+	// Emitter records and publishes observations, acknowledgements and reconcile requests.
+	Emitter Emitter
+	// Runner is the projections runner the read models below belong to.
+	Runner Waiter
+	// Drifts and Catalog are the read models the API serves.
+	Drifts  DriftReader
+	Catalog CatalogReader
+	// Logger receives one line per failed request.
+	Logger *zap.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// NewID returns a fresh UUID; default uuid.NewString.
+	NewID func() string
+}
+
+func (d *Deps) check() error {
+	var errs []error
+	for _, dep := range []struct {
+		name    string
+		missing bool
+	}{
+		{"store", d.Store == nil}, {"emitter", d.Emitter == nil}, {"runner", d.Runner == nil},
+		{"drifts", d.Drifts == nil}, {"catalog", d.Catalog == nil}, {"logger", d.Logger == nil},
+	} {
+		if dep.missing {
+			errs = append(errs, fmt.Errorf("%s: required", dep.name))
+		}
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.NewID == nil {
+		d.NewID = uuid.NewString
+	}
+	return errors.Join(errs...)
+}
+
+// api holds what every handler needs.
+type api struct {
+	cfg Config
+	Deps
+}
+
+// New returns the API's handler. It refuses a bad config and missing deps.
+func New(cfg Config, deps Deps) (http.Handler, error) {
+	cfg.setDefaults()
+	if err := errors.Join(cfg.Validate(), deps.check()); err != nil {
+		return nil, fmt.Errorf("new api: %w", err)
+	}
+	a := &api{cfg: cfg, Deps: deps}
+	mux := http.NewServeMux()
+	routes := map[string]handlerFunc{
+		"POST /observations":                  a.submitObservation,
+		"GET /drift/events":                   a.listDrifts,
+		"GET /drift/events/{id}":              a.getDrift,
+		"POST /drift/events/{id}/acknowledge": a.acknowledge,
+		"GET /drift/cis":                      a.listCIs,
+		"GET /drift/cis/{id}":                 a.getCI,
+		"GET /drift/policies":                 a.listPolicies,
+		"GET /drift/policies/{id}":            a.getPolicy,
+		"POST /drift/policies":                a.createPolicy,
+		"PATCH /drift/policies/{id}":          a.patchPolicy,
+		"POST /drift/reconcile":               a.reconcile,
+		"GET /drift/report":                   a.report,
+		"POST /templates":                     a.createTemplate,
+		"GET /templates":                      a.listTemplates,
+		"GET /templates/{id}":                 a.getTemplate,
+		"PUT /templates/{id}":                 a.putTemplate,
+		"DELETE /templates/{id}":              a.deleteTemplate,
+		"GET /healthz":                        a.healthz,
+	}
+	for pattern, h := range routes {
+		mux.Handle(pattern, a.wrap(h))
+	}
+	return problemMux{mux}, nil
+}

@@ -1,0 +1,120 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/driftwatch/driftwatch/pipeline/drift"
+	"github.com/driftwatch/driftwatch/projections/drifts"
+)
+
+// listQuery lists the query parameters GET /drift/events reads.
+var listQuery = map[string]bool{"status": true, "ci": true, "category": true, "severity": true, "limit": true, "cursor": true}
+
+// listDrifts is GET /drift/events: drift events in detection order, filtered by status, ci,
+// category and severity, paged by limit and cursor, with the total of matches.
+func (a *api) listDrifts(w http.ResponseWriter, r *http.Request) error {
+	f, p, err := a.parseList(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	l, err := a.Drifts.List(f, p)
+	if errors.Is(err, drifts.ErrBadCursor) {
+		return badRequest("invalid query parameter: cursor", InvalidParam{Name: "cursor", Reason: "not a cursor this API handed out"})
+	}
+	if err != nil {
+		return fmt.Errorf("list drifts: %w", err)
+	}
+	return writeJSON(w, http.StatusOK, l)
+}
+
+// parseList reads and checks the listing's query, naming every bad parameter.
+func (a *api) parseList(q url.Values) (drifts.Filter, drifts.Page, error) {
+	var params []InvalidParam
+	bad := func(name, reason string) { params = append(params, InvalidParam{Name: name, Reason: reason}) }
+	for name, vs := range q {
+		switch {
+		case !listQuery[name]:
+			bad(name, "unknown query parameter; known: status, ci, category, severity, limit, cursor")
+		case len(vs) > 1:
+			bad(name, "given more than once")
+		}
+	}
+	f := drifts.Filter{
+		Status: drift.Status(q.Get("status")), CIID: q.Get("ci"),
+		Category: drift.Category(q.Get("category")), Severity: drift.Severity(q.Get("severity")),
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		bad("status", fmt.Sprintf("%q is not one of open, acknowledged, resolved", f.Status))
+	}
+	if f.Category != "" && !f.Category.Valid() {
+		bad("category", fmt.Sprintf("%q is not a SPEC-080 category", f.Category))
+	}
+	if f.Severity != "" && !f.Severity.Valid() {
+		bad("severity", fmt.Sprintf("%q is not one of low, medium, high, critical", f.Severity))
+	}
+	p := drifts.Page{Limit: a.cfg.DefaultPageSize, Cursor: q.Get("cursor")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > a.cfg.MaxPageSize {
+			bad("limit", fmt.Sprintf("%q must be a whole number from 1 to %d", s, a.cfg.MaxPageSize))
+		}
+		p.Limit = n
+	}
+	if len(params) > 0 {
+		return f, p, badRequest("invalid query parameters", params...)
+	}
+	return f, p, nil
+}
+
+// getDrift is GET /drift/events/{id}.
+func (a *api) getDrift(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	d, ok, err := a.Drifts.Get(id)
+	if err != nil {
+		return fmt.Errorf("get drift %s: %w", id, err)
+	}
+	if !ok {
+		return notFound("drift event", id)
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// listCIs is GET /drift/cis: the drift status of every CI.
+func (a *api) listCIs(w http.ResponseWriter, _ *http.Request) error {
+	cis, err := a.Drifts.CIs()
+	if err != nil {
+		return fmt.Errorf("list cis: %w", err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": cis, "total": len(cis)})
+}
+
+// getCI is GET /drift/cis/{id}: one CI's drift status and last observed state.
+func (a *api) getCI(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	ci, ok, err := a.Drifts.CI(id)
+	if err != nil {
+		return fmt.Errorf("get ci %s: %w", id, err)
+	}
+	if !ok {
+		return notFound("CI", id)
+	}
+	return writeJSON(w, http.StatusOK, ci)
+}
+
+// report is GET /drift/report: drift counts by CI type, category, severity and status.
+func (a *api) report(w http.ResponseWriter, _ *http.Request) error {
+	rep, err := a.Drifts.Report()
+	if err != nil {
+		return fmt.Errorf("drift report: %w", err)
+	}
+	return writeJSON(w, http.StatusOK, rep)
+}
+
+// healthz is GET /healthz: the API answers, and how far the read models are.
+func (a *api) healthz(w http.ResponseWriter, _ *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "projection_position": uint64(a.Runner.Position())})
+}

@@ -1,0 +1,133 @@
+package drifts
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/driftwatch/driftwatch/pipeline/drift"
+	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/projections"
+)
+
+// detected opens a drift, once.
+func (b model) detected(f event.DriftDetected_v1) error {
+	if f.DriftID == "" || f.CIID == "" {
+		return projections.Skip(errors.New("drift detected without drift_id or ci_id"))
+	}
+	var d Drift
+	if ok, err := getJSON(b.drift, f.DriftID, &d); ok || err != nil {
+		return err
+	}
+	d = Drift{
+		ID: f.DriftID, Status: drift.StatusOpen, CIID: f.CIID, CIType: f.CIType, TemplateID: f.TemplateID,
+		PolicyID: f.PolicyID, ObservationID: f.ObservationID, Category: f.Category, Severity: f.Severity,
+		Field: f.Field, Desired: f.Desired, Actual: f.Actual, Patch: f.Patch, ActionType: f.ActionType,
+		AutoChangeRequest: f.AutoChangeRequest, AutoRemediate: f.AutoRemediate, Notify: f.Notify,
+		DetectedAt: f.DetectedAt.UTC(),
+	}
+	if err := b.putDrift(d); err != nil {
+		return err
+	}
+	if err := b.addCounts(d, 1); err != nil {
+		return err
+	}
+	if err := b.ciOpen.Put(ciOpenKey(d.CIID, d.ID), []byte(d.Severity)); err != nil {
+		return err
+	}
+	return b.refreshCI(d.CIID, d.CIType, d.TemplateID)
+}
+
+// acknowledged moves an open drift to acknowledged; any other status stays.
+func (b model) acknowledged(f event.DriftAcknowledged_v1) error {
+	var d Drift
+	ok, err := getJSON(b.drift, f.DriftID, &d)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return projections.Skip(fmt.Errorf("acknowledgement of unknown drift %q", f.DriftID))
+	}
+	if d.Status != drift.StatusOpen {
+		return nil
+	}
+	return b.change(d, func(d *Drift) {
+		d.Status = drift.StatusAcknowledged
+		d.AcknowledgedAt, d.AcknowledgedBy, d.AckComment = f.AcknowledgedAt.UTC(), f.By, f.Comment
+	})
+}
+
+// resolved closes an unresolved drift; a resolved one stays as it is.
+func (b model) resolved(f event.DriftResolved_v1) error {
+	var d Drift
+	ok, err := getJSON(b.drift, f.DriftID, &d)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return projections.Skip(fmt.Errorf("resolution of unknown drift %q", f.DriftID))
+	}
+	if d.Status == drift.StatusResolved {
+		return nil
+	}
+	err = b.change(d, func(d *Drift) {
+		d.Status = drift.StatusResolved
+		d.ResolvedAt, d.ResolutionReason, d.ResolvingObservationID = f.ResolvedAt.UTC(), f.Reason, f.ObservationID
+	})
+	if err != nil {
+		return err
+	}
+	if err := b.ciOpen.Delete(ciOpenKey(d.CIID, d.ID)); err != nil {
+		return err
+	}
+	return b.refreshCI(d.CIID, "", "")
+}
+
+// change applies fn to a stored drift and keeps the counts in step with its status.
+func (b model) change(d Drift, fn func(*Drift)) error {
+	if err := b.addCounts(d, -1); err != nil {
+		return err
+	}
+	fn(&d)
+	if err := b.addCounts(d, 1); err != nil {
+		return err
+	}
+	return b.putDrift(d)
+}
+
+// putDrift stores a drift and its place in detection order.
+func (b model) putDrift(d Drift) error {
+	if err := putJSON(b.drift, d.ID, d); err != nil {
+		return err
+	}
+	return b.order.Put(orderKey(d), orderValue(d))
+}
+
+// refreshCI recounts a CI's unresolved drifts, creating the CI from drift attributes when no
+// observation introduced it.
+func (b model) refreshCI(ciID, ciType, templateID string) error {
+	var ci CI
+	if _, err := getJSON(b.ci, ciID, &ci); err != nil {
+		return err
+	}
+	ci.CIID = ciID
+	if ci.CIType == "" {
+		ci.CIType = ciType
+	}
+	if ci.TemplateID == "" {
+		ci.TemplateID = templateID
+	}
+	ci.OpenDrifts, ci.WorstOpenSeverity = 0, ""
+	prefix := ciOpenKey(ciID, "")
+	c := b.ciOpen.Cursor()
+	for k, v := c.Seek(prefix); k != nil && hasPrefix(k, prefix); k, v = c.Next() {
+		ci.OpenDrifts++
+		if s := drift.Severity(v); ci.WorstOpenSeverity == "" || !ci.WorstOpenSeverity.AtLeast(s) {
+			ci.WorstOpenSeverity = s
+		}
+	}
+	return putJSON(b.ci, ciID, ci)
+}
+
+func hasPrefix(k, prefix []byte) bool {
+	return len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix)
+}

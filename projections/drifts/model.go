@@ -1,0 +1,145 @@
+// Package drifts is the drift read model: every drift with its lifecycle, the drift status
+// of every CI with its last observed state, and the report counts. It is a
+// projections.Projection fed by ObservationReceived_v1, DriftDetected_v1,
+// DriftAcknowledged_v1 and DriftResolved_v1; its queries serve the HTTP API and reconcile.
+package drifts
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/projections"
+)
+
+// Bucket names. The root bucket is the projection's name; the others live inside it.
+var (
+	rootBucket   = []byte(Name)
+	driftBucket  = []byte("drift")   // drift id -> Drift JSON
+	orderBucket  = []byte("order")   // detected_at, drift id -> orderValue
+	ciBucket     = []byte("ci")      // ci id -> CI JSON
+	ciOpenBucket = []byte("ci_open") // ci id, 0, drift id -> severity of an unresolved drift
+	countBucket  = []byte("count")   // dimension, 0, value, 0, status -> uint64
+)
+
+// Name is the projection's name and root bucket.
+const Name = "drifts"
+
+// ErrNotOpen is returned by queries before the runner opened the model.
+var ErrNotOpen = errors.New("drift read model: not open")
+
+// Model is the drift read model. Apply is called by the projections runner; the queries are
+// safe for concurrent use with it and with each other.
+type Model struct {
+	db atomic.Pointer[bolt.DB]
+}
+
+var _ projections.Projection = (*Model)(nil)
+
+// New returns a model to register with a projections.Runner.
+func New() *Model { return &Model{} }
+
+// Name implements projections.Projection.
+func (m *Model) Name() string { return Name }
+
+// Open implements projections.Projection: it creates the buckets.
+func (m *Model) Open(db *bolt.DB) error {
+	err := db.Update(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucketIfNotExists(rootBucket)
+		if err != nil {
+			return err
+		}
+		for _, b := range [][]byte{driftBucket, orderBucket, ciBucket, ciOpenBucket, countBucket} {
+			if _, err := root.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create drift read model buckets: %w", err)
+	}
+	m.db.Store(db)
+	return nil
+}
+
+// Apply implements projections.Projection. It is idempotent: a drift is opened once, and
+// acknowledged and resolved once; an observation already recorded, or older than the CI's
+// last one, changes nothing.
+func (m *Model) Apply(tx *bolt.Tx, ev projections.Event) error {
+	b := buckets(tx)
+	switch ev.Envelope.Type {
+	case event.TypeObservationReceived:
+		msg, err := event.Decode[event.ObservationReceived_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.observed(msg.Fact)
+	case event.TypeDriftDetected:
+		msg, err := event.Decode[event.DriftDetected_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.detected(msg.Fact)
+	case event.TypeDriftAcknowledged:
+		msg, err := event.Decode[event.DriftAcknowledged_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.acknowledged(msg.Fact)
+	case event.TypeDriftResolved:
+		msg, err := event.Decode[event.DriftResolved_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.resolved(msg.Fact)
+	}
+	return nil
+}
+
+// model gives access to the model's buckets within one transaction.
+type model struct {
+	drift, order, ci, ciOpen, count *bolt.Bucket
+}
+
+func buckets(tx *bolt.Tx) model {
+	root := tx.Bucket(rootBucket)
+	return model{
+		drift: root.Bucket(driftBucket), order: root.Bucket(orderBucket), ci: root.Bucket(ciBucket),
+		ciOpen: root.Bucket(ciOpenBucket), count: root.Bucket(countBucket),
+	}
+}
+
+// getJSON decodes the value at key into v and reports whether it was there.
+func getJSON(b *bolt.Bucket, key string, v any) (bool, error) {
+	raw := b.Get([]byte(key))
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// putJSON stores v at key.
+func putJSON(b *bolt.Bucket, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.Put([]byte(key), raw)
+}
+
+// view runs fn in a read transaction on the open model.
+func (m *Model) view(fn func(b model) error) error {
+	db := m.db.Load()
+	if db == nil {
+		return ErrNotOpen
+	}
+	return db.View(func(tx *bolt.Tx) error { return fn(buckets(tx)) })
+}

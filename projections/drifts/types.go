@@ -1,0 +1,118 @@
+package drifts
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/driftwatch/driftwatch/pipeline/drift"
+)
+
+// Drift is one drift event as the read model holds it: what DriftDetected_v1 opened, and
+// what acknowledgement and resolution added.
+type Drift struct {
+	ID                string           `json:"drift_id"`
+	Status            drift.Status     `json:"status"`
+	CIID              string           `json:"ci_id"`
+	CIType            string           `json:"ci_type,omitempty"`
+	TemplateID        string           `json:"template_id,omitempty"`
+	PolicyID          string           `json:"policy_id"`
+	ObservationID     string           `json:"observation_id"`
+	Category          drift.Category   `json:"category"`
+	Severity          drift.Severity   `json:"severity"`
+	Field             string           `json:"field"`
+	Desired           json.RawMessage  `json:"desired"`
+	Actual            json.RawMessage  `json:"actual"`
+	Patch             json.RawMessage  `json:"patch"`
+	ActionType        drift.ActionType `json:"action_type,omitempty"`
+	AutoChangeRequest bool             `json:"auto_change_request"`
+	AutoRemediate     bool             `json:"auto_remediate"`
+	Notify            []string         `json:"notify,omitempty"`
+	DetectedAt        time.Time        `json:"detected_at"`
+	AcknowledgedAt    time.Time        `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy    string           `json:"acknowledged_by,omitempty"`
+	AckComment        string           `json:"acknowledge_comment,omitempty"`
+	ResolvedAt        time.Time        `json:"resolved_at,omitzero"`
+	ResolutionReason  string           `json:"resolution_reason,omitempty"`
+	// ResolvingObservationID is the observation that showed the field matching again.
+	ResolvingObservationID string `json:"resolving_observation_id,omitempty"`
+}
+
+// CI is the drift status of one configuration item: its last observed state (from
+// ObservationReceived_v1) and its unresolved (open or acknowledged) drifts.
+type CI struct {
+	CIID              string          `json:"ci_id"`
+	CIType            string          `json:"ci_type,omitempty"`
+	TemplateID        string          `json:"template_id,omitempty"`
+	Source            string          `json:"source,omitempty"`
+	LastObservationID string          `json:"last_observation_id,omitempty"`
+	LastObservedAt    time.Time       `json:"last_observed_at,omitzero"`
+	LastReceivedAt    time.Time       `json:"last_received_at,omitzero"`
+	State             json.RawMessage `json:"state,omitempty"`
+	StateHash         string          `json:"state_hash,omitempty"`
+	// OpenDrifts counts unresolved drifts: open and acknowledged ones.
+	OpenDrifts int `json:"open_drifts"`
+	// WorstOpenSeverity is the highest severity among them; empty when there are none.
+	WorstOpenSeverity drift.Severity `json:"worst_open_severity,omitempty"`
+}
+
+// Counts splits a number of drifts by status.
+type Counts struct {
+	Total        int `json:"total"`
+	Open         int `json:"open"`
+	Acknowledged int `json:"acknowledged"`
+	Resolved     int `json:"resolved"`
+}
+
+// add counts n drifts with status s.
+func (c *Counts) add(s drift.Status, n int) {
+	c.Total += n
+	switch s {
+	case drift.StatusOpen:
+		c.Open += n
+	case drift.StatusAcknowledged:
+		c.Acknowledged += n
+	case drift.StatusResolved:
+		c.Resolved += n
+	}
+}
+
+// Report is SPEC-080's summary: drift counts by CI type, category, severity and status. A
+// drift without a CI type counts under "unknown".
+type Report struct {
+	Total      Counts                    `json:"total"`
+	ByStatus   map[drift.Status]int      `json:"by_status"`
+	ByCIType   map[string]Counts         `json:"by_ci_type"`
+	ByCategory map[drift.Category]Counts `json:"by_category"`
+	BySeverity map[drift.Severity]Counts `json:"by_severity"`
+}
+
+// Filter selects drifts; empty fields match everything.
+type Filter struct {
+	Status   drift.Status
+	CIID     string
+	Category drift.Category
+	Severity drift.Severity
+}
+
+// match reports whether a drift with these attributes passes the filter.
+func (f Filter) match(status drift.Status, ci string, cat drift.Category, sev drift.Severity) bool {
+	return (f.Status == "" || f.Status == status) && (f.CIID == "" || f.CIID == ci) &&
+		(f.Category == "" || f.Category == cat) && (f.Severity == "" || f.Severity == sev)
+}
+
+// Page asks for one page of a listing.
+type Page struct {
+	// Limit is the most items returned; List uses 50 when it is 0 or less.
+	Limit int
+	// Cursor is the NextCursor of the previous page; empty for the first page.
+	Cursor string
+}
+
+// List is one page of drifts in detection order (detected_at, then drift id).
+type List struct {
+	Items []Drift `json:"items"`
+	// Total counts every drift that matches the filter, on every page.
+	Total int `json:"total"`
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+}

@@ -1,0 +1,168 @@
+package projections
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+	"go.uber.org/zap"
+
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+)
+
+// metaBucket holds the runner's own keys; projections use buckets named after themselves.
+var (
+	metaBucket    = []byte("_runner")
+	checkpointKey = []byte("checkpoint")
+)
+
+// ErrStopped is returned by WaitFor once the runner stopped before reaching the position.
+var ErrStopped = errors.New("projection runner stopped")
+
+// Runner applies recorded events to its projections. Run follows the store; WaitFor,
+// Position and the projections' queries are safe for concurrent use with it.
+type Runner struct {
+	cfg   Config
+	store eventstore.Store
+	log   *zap.Logger
+	db    *bolt.DB
+	projs []Projection
+
+	mu       sync.Mutex
+	pos      eventstore.Position
+	advanced chan struct{} // closed and replaced whenever pos grows or the runner stops
+	stopped  error
+}
+
+// New opens (or creates) the bbolt file at cfg.Path, reads the checkpoint and opens every
+// projection on the file. It refuses a bad config, missing deps and no or duplicate
+// projections.
+func New(cfg Config, deps Deps, projs ...Projection) (*Runner, error) {
+	cfg.setDefaults()
+	errs := []error{cfg.Validate(), deps.validate()}
+	if len(projs) == 0 {
+		errs = append(errs, errors.New("projections: at least one required"))
+	}
+	names := map[string]bool{}
+	for i, p := range projs {
+		switch {
+		case p == nil:
+			errs = append(errs, fmt.Errorf("projections[%d]: nil", i))
+		case names[p.Name()]:
+			errs = append(errs, fmt.Errorf("projections[%d]: name %q is used twice", i, p.Name()))
+		default:
+			names[p.Name()] = true
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("new projection runner: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("new projection runner: %w", err)
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("open projections file %s: %w", cfg.Path, err)
+	}
+	r := &Runner{cfg: cfg, store: deps.Store, log: deps.Logger, db: db, projs: projs, advanced: make(chan struct{})}
+	if err := r.open(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open projections file %s: %w", cfg.Path, err)
+	}
+	return r, nil
+}
+
+func (r *Runner) open() error {
+	err := r.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return err
+		}
+		r.pos = checkpoint(b)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range r.projs {
+		if err := p.Open(r.db); err != nil {
+			return fmt.Errorf("projection %s: %w", p.Name(), err)
+		}
+	}
+	return nil
+}
+
+func checkpoint(b *bolt.Bucket) eventstore.Position {
+	v := b.Get(checkpointKey)
+	if len(v) != 8 {
+		return 0
+	}
+	return eventstore.Position(binary.BigEndian.Uint64(v))
+}
+
+// Position returns the checkpoint: every event up to it is applied to every projection.
+func (r *Runner) Position() eventstore.Position {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pos
+}
+
+// WaitFor returns once the checkpoint reached pos (read-your-writes after an append at pos),
+// with ctx's error when ctx ends first, or with ErrStopped when the runner stopped first.
+func (r *Runner) WaitFor(ctx context.Context, pos eventstore.Position) error {
+	for {
+		r.mu.Lock()
+		cur, advanced, stopped := r.pos, r.advanced, r.stopped
+		r.mu.Unlock()
+		switch {
+		case cur >= pos:
+			return nil
+		case stopped != nil:
+			return fmt.Errorf("wait for projection position %d (at %d): %w", pos, cur, stopped)
+		}
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for projection position %d (at %d): %w", pos, cur, ctx.Err())
+		}
+	}
+}
+
+// advance publishes a new checkpoint to waiters.
+func (r *Runner) advance(pos eventstore.Position) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pos <= r.pos {
+		return
+	}
+	r.pos = pos
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+}
+
+// stop wakes waiters for good: positions not reached yet never will be.
+func (r *Runner) stop(why error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped != nil {
+		return
+	}
+	r.stopped = why
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+}
+
+// Close stops the runner and closes the file. Cancel Run's context and wait for Run to return
+// before calling it.
+func (r *Runner) Close() error {
+	r.stop(ErrStopped)
+	if err := r.db.Close(); err != nil {
+		return fmt.Errorf("close projections file %s: %w", r.cfg.Path, err)
+	}
+	return nil
+}
