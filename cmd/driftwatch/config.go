@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// config is what the command line and the environment say; flags win over the environment.
+type config struct {
+	// DataDir holds the embedded event store, the embedded bus and the read models; default
+	// ./driftwatch-data ($DRIFTWATCH_DATA_DIR).
+	DataDir string
+	// RedisURL switches the bus to Redis Streams ($DRIFTWATCH_REDIS_URL); default: embedded.
+	RedisURL string
+	// EventStoreURL switches the event store to EventStoreDB, an esdb:// connection string
+	// ($DRIFTWATCH_EVENTSTORE_URL); default: embedded.
+	EventStoreURL string
+	// HTTPAddr is the API's listen address; default 127.0.0.1:8080 ($DRIFTWATCH_HTTP).
+	HTTPAddr string
+	// Consumer is this process's stable Redis consumer name; default host name and role.
+	Consumer string
+	// Stages lists the stages serve runs: "all" (default), "none", or a comma-separated list.
+	Stages string
+	// LogLevel is debug, info (default), warn or error ($DRIFTWATCH_LOG_LEVEL).
+	LogLevel string
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// parseFlags reads the flags of a subcommand over the environment's defaults.
+func parseFlags(name string, args []string, withHTTP bool) (config, []string, error) {
+	var c config
+	fs := flag.NewFlagSet("driftwatch "+name, flag.ContinueOnError)
+	fs.StringVar(&c.DataDir, "data-dir", env("DRIFTWATCH_DATA_DIR", "./driftwatch-data"), "data directory of the embedded engines and read models")
+	fs.StringVar(&c.RedisURL, "redis", env("DRIFTWATCH_REDIS_URL", ""), "Redis URL (redis://host:port/db); empty: the embedded bus")
+	fs.StringVar(&c.EventStoreURL, "eventstore", env("DRIFTWATCH_EVENTSTORE_URL", ""), "EventStoreDB connection string (esdb://...); empty: the embedded store")
+	fs.StringVar(&c.Consumer, "consumer", env("DRIFTWATCH_CONSUMER", ""), "Redis consumer name; default host name and role")
+	fs.StringVar(&c.LogLevel, "log-level", env("DRIFTWATCH_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if withHTTP {
+		fs.StringVar(&c.HTTPAddr, "http", env("DRIFTWATCH_HTTP", "127.0.0.1:8080"), "HTTP API listen address")
+		fs.StringVar(&c.Stages, "stages", env("DRIFTWATCH_STAGES", "all"), `stages to run in this process: "all", "none" or a comma-separated list`)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, nil, err
+	}
+	return c, fs.Args(), c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if c.DataDir == "" && (c.RedisURL == "" || c.EventStoreURL == "") {
+		errs = append(errs, errors.New("--data-dir: required with an embedded engine"))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") && !strings.HasPrefix(c.RedisURL, "unix://") {
+		errs = append(errs, fmt.Errorf("--redis: %q is not a redis:// URL", c.RedisURL))
+	}
+	if c.EventStoreURL != "" && !strings.HasPrefix(c.EventStoreURL, "esdb://") && !strings.HasPrefix(c.EventStoreURL, "esdb+discover://") && !strings.HasPrefix(c.EventStoreURL, "kurrentdb://") {
+		errs = append(errs, fmt.Errorf("--eventstore: %q is not an esdb:// connection string", c.EventStoreURL))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// stageList turns --stages into stage names; nil means none.
+func (c config) stageList() []string {
+	switch c.Stages {
+	case "", "all":
+		return stageNames
+	case "none":
+		return nil
+	}
+	return strings.Split(c.Stages, ",")
+}

@@ -1,0 +1,87 @@
+// Command driftwatch runs the drift detection pipeline, its read models and its HTTP API.
+//
+//	driftwatch serve [flags]          everything in one process (embedded defaults)
+//	driftwatch worker <stage> [flags] one stage alone, over Redis, to scale out
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+
+const usage = `usage:
+  driftwatch serve [--data-dir DIR] [--redis URL] [--eventstore URL] [--http ADDR] [--stages all|none|a,b]
+  driftwatch worker <ingest|enrich|diff|policy|emit> [--data-dir DIR] --redis URL [--eventstore URL]
+Flags also come from DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL, DRIFTWATCH_EVENTSTORE_URL,
+DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER, DRIFTWATCH_LOG_LEVEL.
+`
+
+// run parses the command line, runs the subcommand until SIGINT or SIGTERM, and returns the
+// exit code.
+func run(args []string, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var c config
+	var rest []string
+	var err error
+	switch args[0] {
+	case "serve":
+		c, rest, err = parseFlags("serve", args[1:], true)
+		if err == nil && len(rest) > 0 {
+			err = fmt.Errorf("serve takes no arguments, got %q", rest)
+		}
+	case "worker":
+		if len(args) < 2 {
+			err = errors.New("worker needs a stage: one of ingest, enrich, diff, policy, emit")
+			break
+		}
+		c, rest, err = parseFlags("worker", args[2:], false)
+		c.Stages = args[1]
+		if err == nil && len(rest) > 0 {
+			err = fmt.Errorf("worker takes one stage, got %q", append([]string{args[1]}, rest...))
+		}
+	case "help", "-h", "--help":
+		fmt.Fprint(stderr, usage)
+		return 0
+	default:
+		err = fmt.Errorf("unknown command %q", args[0])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "driftwatch: %v\n%s", err, usage)
+		return 2
+	}
+	log, err := newLogger(c.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "driftwatch: %v\n", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	if args[0] == "serve" {
+		err = serve(ctx, c, log)
+	} else {
+		err = worker(ctx, c, log)
+	}
+	if err != nil {
+		log.Error("Driftwatch stopped", zap.Error(err))
+		return 1
+	}
+	log.Info("Driftwatch stopped")
+	return 0
+}
