@@ -1,6 +1,7 @@
 package redisbus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -104,6 +105,8 @@ func (b *Bus) Subscriber(group string) (message.Subscriber, error) {
 		MaxIdleTime:                   b.cfg.MaxIdleTime,
 		OldestId:                      "0",
 		DisableIndefiniteInitialBlock: true,
+		// A cancelled read is a shutdown, not a failure to log and retry.
+		ShouldStopOnReadErrors: func(err error) bool { return errors.Is(err, context.Canceled) },
 	}, b.cfg.Logger.With(watermill.LogFields{"consumer_group": group}))
 	if err != nil {
 		return nil, fmt.Errorf("redis subscriber for %s: %w", group, err)
