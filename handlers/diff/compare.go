@@ -51,7 +51,7 @@ func Checked(p drift.Policy, scope []string) []string {
 }
 
 // Compare returns one FieldDrift per checked field whose actual value differs from the
-// desired one, sorted by field. When every field is checked, each top-level key is a field.
+// desired one, sorted by field (see drift.FieldOf for what makes a field).
 // Changes under the policy's ignore pointers are not drift.
 func Compare(desired, actual json.RawMessage, checked, ignore []string) ([]drift.FieldDrift, error) {
 	patch, err := jsondiff.CompareJSON(desired, actual, jsondiff.Ignores(ignore...))
@@ -60,7 +60,7 @@ func Compare(desired, actual json.RawMessage, checked, ignore []string) ([]drift
 	}
 	groups := map[string]jsondiff.Patch{}
 	for _, op := range patch {
-		if f, ok := fieldOf(op.Path, checked); ok {
+		if f, ok := drift.FieldOf(op.Path, checked); ok {
 			groups[f] = append(groups[f], op)
 		}
 	}
@@ -86,24 +86,6 @@ func Compare(desired, actual json.RawMessage, checked, ignore []string) ([]drift
 	}
 	slices.SortFunc(out, func(x, y drift.FieldDrift) int { return strings.Compare(x.Field, y.Field) })
 	return out, nil
-}
-
-// fieldOf names the checked field an operation at path touches: the checked pointer above or
-// below it, or the top-level key when the root is checked.
-func fieldOf(path string, checked []string) (string, bool) {
-	for _, c := range checked {
-		if c == "" {
-			if path == "" {
-				return "", true
-			}
-			top, _, _ := strings.Cut(path[1:], "/")
-			return "/" + top, true
-		}
-		if drift.UnderPointer(path, c) || drift.UnderPointer(c, path) {
-			return c, true
-		}
-	}
-	return "", false
 }
 
 func decode(doc json.RawMessage, v *any) error {

@@ -63,6 +63,9 @@ func (s *Diff) Handle(ctx context.Context, in event.Message[event.DesiredStateRe
 		if out.Drifts, err = Compare(r.Desired, o.State, out.Checked, p.Ignore); err != nil {
 			return nil, fault.Permanent(fmt.Errorf("compare %s with template %s: %w", o.CIID, r.TemplateID, err))
 		}
+		for i := range out.Drifts {
+			out.Drifts[i].Detail = o.Details[out.Drifts[i].Field]
+		}
 	}
 	return []event.Record{{
 		ID:      event.DeriveID("diff-computed", in.ID),

@@ -72,7 +72,7 @@ func (s *Emit) detect(in event.Message[event.PolicyEvaluated_v1], l *ledger.Ledg
 		out = append(out, s.record(in, id, event.DriftDetected_v1{
 			DriftID: id, CIID: v.CIID, CIType: v.CIType, TemplateID: v.TemplateID, PolicyID: v.PolicyID,
 			ObservationID: v.ObservationID, Field: fd.Field, Desired: fd.Desired, Actual: fd.Actual,
-			Patch: fd.Patch, Category: v.Category, Severity: v.Severity, ActionType: v.ActionType,
+			Patch: fd.Patch, Detail: fd.Detail, Category: v.Category, Severity: v.Severity, ActionType: v.ActionType,
 			AutoChangeRequest: v.AutoChangeRequest, AutoRemediate: v.AutoRemediate, Notify: v.Notify,
 			DetectedAt: v.ObservedAt,
 		}))
@@ -85,7 +85,7 @@ func (s *Emit) resolve(in event.Message[event.PolicyEvaluated_v1], l *ledger.Led
 	var out []event.Record
 	for _, d := range l.Unresolved() {
 		field := d.Detected.Field
-		if !covered(field, v.Checked) || slices.Contains(v.Differs, field) {
+		if f, checked := drift.FieldOf(field, v.Checked); !checked || f != field || slices.Contains(v.Differs, field) {
 			continue
 		}
 		id := d.Detected.DriftID
@@ -99,16 +99,6 @@ func (s *Emit) resolve(in event.Message[event.PolicyEvaluated_v1], l *ledger.Led
 
 func (s *Emit) record(in event.Message[event.PolicyEvaluated_v1], id string, f event.Fact) event.Record {
 	return event.Record{ID: id, Subject: in.Fact.CIID, Time: s.now(), CorrelationID: in.CorrelationID, CausationID: in.ID, Fact: f}
-}
-
-// covered reports whether field was compared: it lies under a checked pointer.
-func covered(field string, checked []string) bool {
-	for _, c := range checked {
-		if drift.UnderPointer(field, c) {
-			return true
-		}
-	}
-	return false
 }
 
 // replay decodes facts already committed for a verdict so they can be published again.

@@ -72,7 +72,7 @@ func (s *Ingest) Handle(_ context.Context, in event.Message[event.ObservationSub
 		Fact: event.ObservationReceived_v1{
 			ObservationID: id, CIID: o.CIID, CIType: o.CIType, TemplateID: o.TemplateID,
 			Source: source, Scope: scope, ObservedAt: observedAt.UTC(), ReceivedAt: s.now().UTC(),
-			State: canonical, StateHash: hash,
+			State: canonical, StateHash: hash, Details: o.Details,
 		},
 	}}, nil
 }

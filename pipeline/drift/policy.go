@@ -123,10 +123,55 @@ func ValidPointer(s string) error {
 	return nil
 }
 
-// UnderPointer reports whether path is prefix itself or lies below it.
+// UnderPointer reports whether path is prefix itself or lies below it. A "*" token of prefix
+// matches any one token of path.
 func UnderPointer(path, prefix string) bool {
-	if prefix == "" {
-		return true
+	ps, cs := splitPointer(path), splitPointer(prefix)
+	return len(ps) >= len(cs) && segmentsMatch(cs, ps[:len(cs)])
+}
+
+// FieldOf names the checked field that a change at path belongs to. A checked pointer may use
+// "*" for any one key ("/files/*" makes each file its own field); the root pointer "" makes
+// each top-level key a field. A change above a checked pointer (a whole parent added or
+// removed) belongs to the checked pointer, or to path itself when the pointer has a wildcard.
+func FieldOf(path string, checked []string) (string, bool) {
+	ps := splitPointer(path)
+	for _, c := range checked {
+		if c == "" {
+			if len(ps) == 0 {
+				return "", true
+			}
+			return "/" + ps[0], true
+		}
+		cs := splitPointer(c)
+		n := min(len(cs), len(ps))
+		if !segmentsMatch(cs[:n], ps[:n]) {
+			continue
+		}
+		if len(ps) >= len(cs) {
+			return "/" + strings.Join(ps[:len(cs)], "/"), true
+		}
+		if strings.Contains(c, "*") {
+			return path, true
+		}
+		return c, true
 	}
-	return path == prefix || strings.HasPrefix(path, prefix+"/")
+	return "", false
+}
+
+// splitPointer splits a pointer into its (still escaped) tokens.
+func splitPointer(p string) []string {
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p[1:], "/")
+}
+
+func segmentsMatch(pattern, path []string) bool {
+	for i := range pattern {
+		if pattern[i] != "*" && pattern[i] != path[i] {
+			return false
+		}
+	}
+	return true
 }

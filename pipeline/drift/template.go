@@ -65,6 +65,9 @@ type Observation struct {
 	State json.RawMessage `json:"state"`
 	// StateHash, when the source sends it, must equal Hash(State).
 	StateHash string `json:"state_hash,omitempty"`
+	// Details carries evidence per field pointer, such as a file's unified diff; it is shown
+	// with the drift of that field and never compared.
+	Details map[string]string `json:"details,omitempty"`
 }
 
 // Validate reports every problem with o at once; each error names its field.
@@ -99,6 +102,8 @@ type FieldDrift struct {
 	ActualMissing  bool            `json:"actual_missing,omitempty"`
 	// Patch is the RFC 6902 patch, under Field, that turns the desired value into the actual one.
 	Patch json.RawMessage `json:"patch"`
+	// Detail is the observation's evidence for Field (see Observation.Details), if any.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Desired is the desired state of one CI as a desired-state source (a template, later NetBox)

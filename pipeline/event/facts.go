@@ -18,16 +18,17 @@ type Fact interface {
 
 // ObservationReceived_v1 records an observation that passed ingest: validated and normalised.
 type ObservationReceived_v1 struct {
-	ObservationID string          `json:"observation_id"`
-	CIID          string          `json:"ci_id"`
-	CIType        string          `json:"ci_type,omitempty"`
-	TemplateID    string          `json:"template_id,omitempty"`
-	Source        string          `json:"source,omitempty"`
-	Scope         []string        `json:"scope,omitempty"`
-	ObservedAt    time.Time       `json:"observed_at"`
-	ReceivedAt    time.Time       `json:"received_at"`
-	State         json.RawMessage `json:"state"`
-	StateHash     string          `json:"state_hash"`
+	ObservationID string            `json:"observation_id"`
+	CIID          string            `json:"ci_id"`
+	CIType        string            `json:"ci_type,omitempty"`
+	TemplateID    string            `json:"template_id,omitempty"`
+	Source        string            `json:"source,omitempty"`
+	Scope         []string          `json:"scope,omitempty"`
+	ObservedAt    time.Time         `json:"observed_at"`
+	ReceivedAt    time.Time         `json:"received_at"`
+	State         json.RawMessage   `json:"state"`
+	StateHash     string            `json:"state_hash"`
+	Details       map[string]string `json:"details,omitempty"`
 }
 
 // DesiredStateResolved_v1 pairs an observation with the CI's desired state. Managed is false
@@ -96,6 +97,7 @@ type DriftDetected_v1 struct {
 	Desired           json.RawMessage  `json:"desired"`
 	Actual            json.RawMessage  `json:"actual"`
 	Patch             json.RawMessage  `json:"patch"`
+	Detail            string           `json:"detail,omitempty"`
 	Category          drift.Category   `json:"category"`
 	Severity          drift.Severity   `json:"severity"`
 	ActionType        drift.ActionType `json:"action_type"`

@@ -21,6 +21,11 @@ const (
 	TypePolicyChanged        = "io.driftwatch.policy.changed.v1"
 	TypeTemplateChanged      = "io.driftwatch.template.changed.v1"
 	TypePoison               = "io.driftwatch.poison.v1"
+	TypeAgentEnrolled        = "io.driftwatch.agent.enrolled.v1"
+	TypeObservationRejected  = "io.driftwatch.observation.rejected.v1"
+	TypeActionRequested      = "io.driftwatch.action.requested.v1"
+	TypeActionSucceeded      = "io.driftwatch.action.succeeded.v1"
+	TypeActionFailed         = "io.driftwatch.action.failed.v1"
 )
 
 // route says where a fact type travels: its bus topic and its event-store stream prefix.
@@ -41,7 +46,16 @@ var routes = map[string]route{
 	TypePolicyChanged:        {stream: "policy-"},
 	TypeTemplateChanged:      {stream: "template-"},
 	TypePoison:               {topic: topic.Poison},
+	TypeAgentEnrolled:        {stream: "agent-"},
+	TypeObservationRejected:  {topic: topic.ObservationRejected, stream: "rejected-"},
+	TypeActionRequested:      {topic: topic.ActionRequested, stream: ActionStreamPrefix},
+	TypeActionSucceeded:      {topic: topic.ActionSucceeded, stream: ActionStreamPrefix},
+	TypeActionFailed:         {topic: topic.ActionFailed, stream: ActionStreamPrefix},
 }
+
+// ActionStreamPrefix starts the event-store stream that holds one CI's actions (requested,
+// succeeded, failed).
+const ActionStreamPrefix = "action-"
 
 // DriftStreamPrefix starts the event-store stream that holds one CI's drift lifecycle
 // (detected, acknowledged, resolved); decisions on it use optimistic concurrency.

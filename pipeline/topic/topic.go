@@ -23,4 +23,12 @@ const (
 	DriftAcknowledged = "drift.acknowledged"
 	// Poison parks messages that cannot be processed, with their reason.
 	Poison = "driftwatch.poison.v1"
+	// ObservationRejected carries observations refused for their credentials (a CI that does
+	// not belong to the agent that sent it, a bad signature).
+	ObservationRejected = "driftwatch.observation-rejected.v1"
+	// ActionRequested, ActionSucceeded and ActionFailed carry remediation actions
+	// (quarantine, release, start, stop, change requests) and their outcomes.
+	ActionRequested = "driftwatch.action-requested.v1"
+	ActionSucceeded = "driftwatch.action-succeeded.v1"
+	ActionFailed    = "driftwatch.action-failed.v1"
 )

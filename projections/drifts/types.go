@@ -23,6 +23,7 @@ type Drift struct {
 	Desired           json.RawMessage  `json:"desired"`
 	Actual            json.RawMessage  `json:"actual"`
 	Patch             json.RawMessage  `json:"patch"`
+	Detail            string           `json:"detail,omitempty"`
 	ActionType        drift.ActionType `json:"action_type,omitempty"`
 	AutoChangeRequest bool             `json:"auto_change_request"`
 	AutoRemediate     bool             `json:"auto_remediate"`
