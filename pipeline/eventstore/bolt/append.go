@@ -3,11 +3,9 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
 
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
@@ -67,35 +65,16 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 // newAppendReq checks an append and copies its events, so that the caller may reuse its
 // buffers even when it stops waiting. It reports every problem at once.
 func newAppendReq(stream string, expected eventstore.Revision, events []eventstore.Event) (*appendReq, error) {
-	var errs []error
-	if stream == "" {
-		errs = append(errs, errors.New("stream name: required"))
-	}
+	ids, err := eventstore.CheckAppend(stream, expected, events)
 	if len(stream) > maxStreamLen {
-		errs = append(errs, fmt.Errorf("stream name: %d bytes, at most %d allowed", len(stream), maxStreamLen))
+		err = errors.Join(err, fmt.Errorf("stream name: %d bytes, at most %d allowed", len(stream), maxStreamLen))
 	}
-	if expected < eventstore.StreamExists {
-		errs = append(errs, fmt.Errorf("expected revision %d: unknown", expected))
-	}
-	if len(events) == 0 {
-		errs = append(errs, errors.New("no events"))
+	if err != nil {
+		return nil, err
 	}
 	req := &appendReq{stream: stream, expected: expected, events: make([]pending, len(events)), reply: make(chan appendReply, 1)}
 	for i, e := range events {
-		id, err := uuid.Parse(e.ID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("event %d: id %q is not a UUID", i, e.ID))
-		}
-		if e.Type == "" {
-			errs = append(errs, fmt.Errorf("event %d: type: required", i))
-		}
-		if len(e.Data) > 0 && !json.Valid(e.Data) {
-			errs = append(errs, fmt.Errorf("event %d: data is not valid JSON", i))
-		}
-		req.events[i] = pending{id: id, typ: e.Type, data: bytes.Clone(e.Data)}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		req.events[i] = pending{id: ids[i], typ: e.Type, data: bytes.Clone(e.Data)}
 	}
 	return req, nil
 }

@@ -10,24 +10,6 @@ import (
 
 // subscription is a Store's live feed: one goroutine that reads the log in pages from its
 // position and, when it has read everything, waits for the committer's next broadcast.
-type subscription struct {
-	events chan eventstore.Recorded
-
-	mu  sync.Mutex
-	err error
-}
-
-// Events delivers events in global order; it is closed when the subscription ends.
-func (s *subscription) Events() <-chan eventstore.Recorded { return s.events }
-
-// Err reports why the subscription ended: nil when its context ended, ErrClosed when the
-// store closed, or the read error.
-func (s *subscription) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
-}
-
 // Subscribe delivers every event after position after, in global order, then follows new
 // appends until ctx ends (Err nil) or the store closes (Err ErrClosed). A slow reader holds
 // no memory: the subscription reads the next page from disk only when it has delivered the
@@ -38,17 +20,13 @@ func (s *Store) Subscribe(ctx context.Context, after eventstore.Position) (event
 	if s.closing {
 		return nil, fmt.Errorf("subscribe after %d: %w", after, ErrClosed)
 	}
-	sub := &subscription{events: make(chan eventstore.Recorded, s.cfg.PageSize)}
+	feed := eventstore.NewFeed(s.cfg.PageSize)
 	s.subs.Add(1)
 	go func() {
 		defer s.subs.Done()
-		err := s.follow(ctx, after, sub.events)
-		sub.mu.Lock()
-		sub.err = err
-		sub.mu.Unlock()
-		close(sub.events)
+		feed.End(s.follow(ctx, after, feed.Out()))
 	}()
-	return sub, nil
+	return feed, nil
 }
 
 // follow feeds out until ctx ends or the store closes.

@@ -2,7 +2,6 @@ package esdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -68,32 +67,13 @@ func expectedRevision(r eventstore.Revision) esdb.ExpectedRevision {
 
 // eventData checks an append and converts its events, reporting every problem at once.
 func eventData(stream string, expected eventstore.Revision, events []eventstore.Event) ([]esdb.EventData, error) {
-	var errs []error
-	if stream == "" {
-		errs = append(errs, errors.New("stream name: required"))
-	}
-	if expected < eventstore.StreamExists {
-		errs = append(errs, fmt.Errorf("expected revision %d: unknown", expected))
-	}
-	if len(events) == 0 {
-		errs = append(errs, errors.New("no events"))
+	ids, err := eventstore.CheckAppend(stream, expected, events)
+	if err != nil {
+		return nil, err
 	}
 	data := make([]esdb.EventData, len(events))
 	for i, e := range events {
-		id, err := uuid.Parse(e.ID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("event %d: id %q is not a UUID", i, e.ID))
-		}
-		if e.Type == "" {
-			errs = append(errs, fmt.Errorf("event %d: type: required", i))
-		}
-		if len(e.Data) > 0 && !json.Valid(e.Data) {
-			errs = append(errs, fmt.Errorf("event %d: data is not valid JSON", i))
-		}
-		data[i] = esdb.EventData{EventID: id, EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: e.Data}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		data[i] = esdb.EventData{EventID: ids[i], EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: e.Data}
 	}
 	return data, nil
 }

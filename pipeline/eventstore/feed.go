@@ -1,0 +1,73 @@
+package eventstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// Feed is the Subscription adapters hand out: a buffered channel that the adapter's goroutine
+// fills through Out and closes with End, recording why it ended.
+type Feed struct {
+	events chan Recorded
+
+	mu  sync.Mutex
+	err error
+}
+
+// NewFeed returns a feed whose channel buffers up to buffer events.
+func NewFeed(buffer int) *Feed { return &Feed{events: make(chan Recorded, buffer)} }
+
+// Events implements Subscription.
+func (f *Feed) Events() <-chan Recorded { return f.events }
+
+// Err implements Subscription.
+func (f *Feed) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// Out is the sending side, for the adapter alone.
+func (f *Feed) Out() chan<- Recorded { return f.events }
+
+// End records why the feed ended (nil when its context ended) and closes it. Call it once.
+func (f *Feed) End(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+	close(f.events)
+}
+
+// CheckAppend validates the arguments of Append and returns the event ids parsed. It reports
+// every problem at once, naming each event by its index.
+func CheckAppend(stream string, expected Revision, events []Event) ([]uuid.UUID, error) {
+	var errs []error
+	if stream == "" {
+		errs = append(errs, errors.New("stream name: required"))
+	}
+	if expected < StreamExists {
+		errs = append(errs, fmt.Errorf("expected revision %d: unknown", expected))
+	}
+	if len(events) == 0 {
+		errs = append(errs, errors.New("no events"))
+	}
+	ids := make([]uuid.UUID, len(events))
+	for i, e := range events {
+		id, err := uuid.Parse(e.ID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("event %d: id %q is not a UUID", i, e.ID))
+		}
+		ids[i] = id
+		if e.Type == "" {
+			errs = append(errs, fmt.Errorf("event %d: type: required", i))
+		}
+		if len(e.Data) > 0 && !json.Valid(e.Data) {
+			errs = append(errs, fmt.Errorf("event %d: data is not valid JSON", i))
+		}
+	}
+	return ids, errors.Join(errs...)
+}
