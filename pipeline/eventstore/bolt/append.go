@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
