@@ -68,6 +68,11 @@ type Observation struct {
 	// Details carries evidence per field pointer, such as a file's unified diff; it is shown
 	// with the drift of that field and never compared.
 	Details map[string]string `json:"details,omitempty"`
+	// AgentID names the enrolled agent that sent the observation; empty for unsigned sources.
+	AgentID string `json:"agent_id,omitempty"`
+	// Signature is the agent's Ed25519 signature (standard base64) over the submission's
+	// signing payload (see event.SigningPayload); required when AgentID is set.
+	Signature string `json:"signature,omitempty"`
 }
 
 // Validate reports every problem with o at once; each error names its field.
