@@ -12,19 +12,19 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 )
 
-// document returns a ~4 KB state: 60 settings and a list of 20 interfaces.
+// document returns a ~4 KB state: 130 settings and a list of 40 interfaces.
 func document(change bool) string {
 	var b strings.Builder
 	b.WriteString(`{"settings":{`)
-	for i := range 60 {
+	for i := range 130 {
 		v := i
 		if change && i == 7 {
 			v = -1
 		}
-		fmt.Fprintf(&b, `"setting_%02d":%d,`, i, v)
+		fmt.Fprintf(&b, `"setting_%03d":%d,`, i, v)
 	}
 	b.WriteString(`"last":true},"interfaces":[`)
-	for i := range 20 {
+	for i := range 40 {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -37,7 +37,7 @@ func document(change bool) string {
 // BenchmarkHandle measures the diff stage on a 4 KB document: equal hashes skip decoding
 // and diffing; a one-field change pays for the full comparison.
 func BenchmarkHandle(b *testing.B) {
-	s, err := diff.New(fixedPolicy(drift.DefaultPolicy()), time.Now)
+	s, err := diff.New(diff.Config{}, fixedPolicy(drift.DefaultPolicy()), time.Now)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,7 +116,7 @@ func resolved(desired, actual string) event.Message[event.DesiredStateResolved_v
 
 func TestHandle(t *testing.T) {
 	t.Parallel()
-	s, err := diff.New(fixedPolicy(drift.DefaultPolicy()), time.Now)
+	s, err := diff.New(diff.Config{UnmanagedSources: []string{"docker"}}, fixedPolicy(drift.DefaultPolicy()), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,11 +147,27 @@ func TestHandle(t *testing.T) {
 			t.Fatalf("out %v err %v", out, err)
 		}
 	})
+	t.Run("reports_an_unmanaged_ci_of_a_source_that_requires_desired_state", func(t *testing.T) {
+		in := resolved(`{"a":1}`, `{"power_state":"running"}`)
+		in.Fact.Managed, in.Fact.Desired, in.Fact.BaselineHash, in.Fact.TemplateID = false, nil, "", ""
+		in.Fact.Observation.Source = "docker"
+		out, err := s.Handle(context.Background(), in)
+		if err != nil || len(out) != 1 {
+			t.Fatalf("out %v err %v", out, err)
+		}
+		d := out[0].Fact.(event.DiffComputed_v1)
+		if len(d.Drifts) != 1 || !slices.Equal(d.Checked, []string{""}) || d.Policy.Category != drift.CategoryState {
+			t.Fatalf("diff %+v", d)
+		}
+		if f := d.Drifts[0]; f.Field != "" || !f.DesiredMissing || string(f.Actual) != `{"power_state":"running"}` || !strings.Contains(f.Detail, `ci_type "vm"`) {
+			t.Fatalf("finding %+v", f)
+		}
+	})
 }
 
 func TestNewRefusesMissingDependencies(t *testing.T) {
 	t.Parallel()
-	if _, err := diff.New(nil, nil); err == nil {
+	if _, err := diff.New(diff.Config{}, nil, nil); err == nil {
 		t.Fatal("want an error")
 	}
 }

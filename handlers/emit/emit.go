@@ -17,7 +17,8 @@ import (
 
 // Emit consumes PolicyEvaluated_v1. Against the CI's ledger it opens a drift for each proposed
 // field that has none unresolved (one per CI and field, whatever the number of observations)
-// and resolves every unresolved drift whose field was checked and no longer differs. It
+// and resolves every unresolved drift whose field was checked and no longer differs (the
+// unmanaged finding, on drift.FieldWhole, by any verdict that does not report it). It
 // commits those facts to the ledger with optimistic concurrency (a concurrent writer makes it
 // fail with a retryable error) and returns them for publishing.
 //
@@ -84,14 +85,24 @@ func (s *Emit) resolve(in event.Message[event.PolicyEvaluated_v1], l *ledger.Led
 	v := in.Fact
 	var out []event.Record
 	for _, d := range l.Unresolved() {
-		field := d.Detected.Field
-		if f, checked := drift.FieldOf(field, v.Checked); !checked || f != field || slices.Contains(v.Differs, field) {
-			continue
+		field, reason := d.Detected.Field, "matches the desired state"
+		switch {
+		case field == drift.FieldWhole:
+			// The unmanaged finding: any verdict that does not report it again has a
+			// desired state.
+			if slices.Contains(v.Differs, field) {
+				continue
+			}
+			reason = "has a desired state"
+		default:
+			if f, checked := drift.FieldOf(field, v.Checked); !checked || f != field || slices.Contains(v.Differs, field) {
+				continue
+			}
 		}
 		id := d.Detected.DriftID
 		out = append(out, s.record(in, event.DeriveID("drift-resolved", id), event.DriftResolved_v1{
 			DriftID: id, CIID: v.CIID, Field: field, ObservationID: v.ObservationID,
-			Reason: "matches the desired state", ResolvedAt: v.ObservedAt,
+			Reason: reason, ResolvedAt: v.ObservedAt,
 		}))
 	}
 	return out

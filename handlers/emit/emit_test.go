@@ -144,3 +144,28 @@ func TestHandleOpensOneDriftPerFieldUnderConcurrentVerdicts(t *testing.T) {
 		t.Fatalf("opened %d drifts, want 1", opened)
 	}
 }
+
+func TestHandleResolvesTheUnmanagedFindingOnceTheCIHasADesiredState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := emit.New(openStore(t), time.Now)
+	unmanaged := verdict("1", drift.FieldWhole)
+	if out, err := s.Handle(ctx, unmanaged); err != nil || len(out) != 1 {
+		t.Fatalf("opens_the_unmanaged_finding: %v %v", types(out), err)
+	}
+	again := verdict("2", drift.FieldWhole)
+	if out, err := s.Handle(ctx, again); err != nil || len(out) != 0 {
+		t.Fatalf("keeps_it_open_while_unmanaged: %v %v", types(out), err)
+	}
+	managed := verdict("3", "/power_state")
+	managed.Fact.Checked = []string{"/power_state", "/networks"}
+	out, err := s.Handle(ctx, managed)
+	if err != nil || len(out) != 2 {
+		t.Fatalf("resolves_it_by_a_managed_verdict: %v %v", types(out), err)
+	}
+	for _, r := range out {
+		if f, ok := r.Fact.(event.DriftResolved_v1); ok && (f.Field != drift.FieldWhole || f.Reason != "has a desired state") {
+			t.Fatalf("resolution %+v", f)
+		}
+	}
+}

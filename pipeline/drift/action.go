@@ -1,0 +1,41 @@
+package drift
+
+// ActionKind is one concrete remediation operation on a CI, as an executor performs it. A
+// policy's ActionType says what to do about a drift; the action stage turns it into kinds
+// (quarantine stays quarantine; auto_correct of a power state becomes start or stop).
+type ActionKind string
+
+// Action kinds.
+const (
+	// ActionKindQuarantine isolates a CI: it keeps only a quarantine network and records the
+	// networks it had.
+	ActionKindQuarantine ActionKind = "quarantine"
+	// ActionKindRelease undoes a quarantine: it restores the recorded networks.
+	ActionKindRelease ActionKind = "release"
+	// ActionKindStart brings a stopped or paused CI to running.
+	ActionKindStart ActionKind = "start"
+	// ActionKindStop brings a running or paused CI to stopped.
+	ActionKindStop ActionKind = "stop"
+)
+
+// Valid reports whether k is a known action kind.
+func (k ActionKind) Valid() bool {
+	switch k {
+	case ActionKindQuarantine, ActionKindRelease, ActionKindStart, ActionKindStop:
+		return true
+	}
+	return false
+}
+
+// Power states a source reports in a CI's "power_state" field.
+const (
+	PowerRunning = "running"
+	PowerStopped = "stopped"
+	PowerPaused  = "paused"
+	// PowerRemoved is reported for a CI whose resource was deleted.
+	PowerRemoved = "removed"
+)
+
+// FieldWhole is the field of a finding about a CI as a whole rather than one of its fields:
+// an unmanaged CI, one that a source reports but that has no desired state.
+const FieldWhole = ""
