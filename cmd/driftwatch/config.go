@@ -26,6 +26,17 @@ type config struct {
 	Stages string
 	// LogLevel is debug, info (default), warn or error ($DRIFTWATCH_LOG_LEVEL).
 	LogLevel string
+	// DockerHost is the Docker daemon that the Docker source watches and the action stage
+	// acts on, such as unix:///var/run/docker.sock ($DRIFTWATCH_DOCKER_HOST); default empty:
+	// no Docker source, and container actions fail.
+	DockerHost string
+	// DockerSelector is a comma-separated list of label requirements ("key" or "key=value")
+	// that containers labelled as CIs must also meet to be watched and acted on
+	// ($DRIFTWATCH_DOCKER_SELECTOR); default none.
+	DockerSelector string
+	// QuarantineNetwork is the network quarantined containers keep, created when missing
+	// ($DRIFTWATCH_QUARANTINE_NETWORK); default driftwatch-quarantine.
+	QuarantineNetwork string
 }
 
 func env(key, def string) string {
@@ -44,6 +55,9 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 	fs.StringVar(&c.EventStoreURL, "eventstore", env("DRIFTWATCH_EVENTSTORE_URL", ""), "EventStoreDB connection string (esdb://...); empty: the embedded store")
 	fs.StringVar(&c.Consumer, "consumer", env("DRIFTWATCH_CONSUMER", ""), "Redis consumer name; default host name and role")
 	fs.StringVar(&c.LogLevel, "log-level", env("DRIFTWATCH_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.DockerHost, "docker-host", env("DRIFTWATCH_DOCKER_HOST", ""), "Docker daemon to watch and act on (unix:///var/run/docker.sock); empty: none")
+	fs.StringVar(&c.DockerSelector, "docker-selector", env("DRIFTWATCH_DOCKER_SELECTOR", ""), "label requirements (key or key=value, comma-separated) for watched containers")
+	fs.StringVar(&c.QuarantineNetwork, "quarantine-network", env("DRIFTWATCH_QUARANTINE_NETWORK", "driftwatch-quarantine"), "network that quarantined containers keep")
 	if withHTTP {
 		fs.StringVar(&c.HTTPAddr, "http", env("DRIFTWATCH_HTTP", "127.0.0.1:8080"), "HTTP API listen address")
 		fs.StringVar(&c.Stages, "stages", env("DRIFTWATCH_STAGES", "all"), `stages to run in this process: "all", "none" or a comma-separated list`)
@@ -64,6 +78,17 @@ func (c config) validate() error {
 	}
 	if c.EventStoreURL != "" && !strings.HasPrefix(c.EventStoreURL, "esdb://") && !strings.HasPrefix(c.EventStoreURL, "esdb+discover://") && !strings.HasPrefix(c.EventStoreURL, "kurrentdb://") {
 		errs = append(errs, fmt.Errorf("--eventstore: %q is not an esdb:// connection string", c.EventStoreURL))
+	}
+	if c.DockerHost != "" && !strings.HasPrefix(c.DockerHost, "unix://") && !strings.HasPrefix(c.DockerHost, "tcp://") && !strings.HasPrefix(c.DockerHost, "npipe://") {
+		errs = append(errs, fmt.Errorf("--docker-host: %q is not a unix://, tcp:// or npipe:// address", c.DockerHost))
+	}
+	for _, s := range strings.Split(c.DockerSelector, ",") {
+		if k, _, _ := strings.Cut(s, "="); strings.TrimSpace(s) != "" && strings.TrimSpace(k) == "" {
+			errs = append(errs, fmt.Errorf("--docker-selector: %q must be key or key=value", s))
+		}
+	}
+	if c.QuarantineNetwork == "" {
+		errs = append(errs, errors.New("--quarantine-network: must not be empty"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -2,6 +2,7 @@
 //
 //	driftwatch serve [flags]          everything in one process (embedded defaults)
 //	driftwatch worker <stage> [flags] one stage alone, over Redis, to scale out
+//	driftwatch quarantine|release <drift-id> ask a running driftwatch for a container action
 package main
 
 import (
@@ -21,9 +22,12 @@ func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 
 const usage = `usage:
   driftwatch serve [--data-dir DIR] [--redis URL] [--eventstore URL] [--http ADDR] [--stages all|none|a,b]
-  driftwatch worker <ingest|enrich|diff|policy|emit> [--data-dir DIR] --redis URL [--eventstore URL]
+  driftwatch worker <ingest|enrich|diff|policy|emit|action|docker-source> [--data-dir DIR] --redis URL [--eventstore URL]
+  driftwatch quarantine|release [--api URL] [--by NAME] [--reason TEXT] [--wait DURATION] <drift-id>
+Both serve and worker take [--docker-host URL] [--docker-selector LABELS] [--quarantine-network NAME].
 Flags also come from DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL, DRIFTWATCH_EVENTSTORE_URL,
-DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER, DRIFTWATCH_LOG_LEVEL.
+DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER, DRIFTWATCH_LOG_LEVEL,
+DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR, DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_API.
 `
 
 // run parses the command line, runs the subcommand until SIGINT or SIGTERM, and returns the
@@ -46,7 +50,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 	case "worker":
 		if len(args) < 2 {
-			err = errors.New("worker needs a stage: one of ingest, enrich, diff, policy, emit")
+			err = errors.New("worker needs a stage: one of ingest, enrich, diff, policy, emit, action, docker-source")
 			break
 		}
 		c, rest, err = parseFlags("worker", args[2:], false)
@@ -54,6 +58,8 @@ func run(args []string, stderr io.Writer) int {
 		if err == nil && len(rest) > 0 {
 			err = fmt.Errorf("worker takes one stage, got %q", append([]string{args[1]}, rest...))
 		}
+	case "quarantine", "release":
+		return remediate(ctx, args[0], args[1:], os.Stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stderr, usage)
 		return 0

@@ -16,6 +16,7 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/record"
 	"github.com/driftwatch/driftwatch/pipeline/router"
 	"github.com/driftwatch/driftwatch/projections"
+	"github.com/driftwatch/driftwatch/projections/agents"
 	"github.com/driftwatch/driftwatch/projections/api"
 	"github.com/driftwatch/driftwatch/projections/catalog"
 	"github.com/driftwatch/driftwatch/projections/drifts"
@@ -26,6 +27,10 @@ const shutdownTimeout = 10 * time.Second
 
 // serve runs the read models, the HTTP API and the configured stages in one process.
 func serve(ctx context.Context, c config, log *zap.Logger) error {
+	as, err := agentSettingsFromEnv()
+	if err != nil {
+		return err
+	}
 	store, err := openStore(c, log)
 	if err != nil {
 		return fmt.Errorf("open event store: %w", err)
@@ -41,9 +46,9 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		return err
 	}
 
-	dm, cat := drifts.New(), catalog.New()
+	dm, cat, ag := drifts.New(), catalog.New(), agents.New()
 	runner, err := projections.New(projections.Config{Path: filepath.Join(c.DataDir, "projections.db")},
-		projections.Deps{Store: store, Logger: log.Named("projections")}, dm, cat)
+		projections.Deps{Store: store, Logger: log.Named("projections")}, dm, cat, ag)
 	if err != nil {
 		return fmt.Errorf("open read models: %w", err)
 	}
@@ -58,11 +63,25 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := addStages(r, stages, store, cat, time.Now); err != nil {
+	ing := ingestDeps{Credentials: ag, RequireSigned: as.RequireSigned, Known: lastStates{dm}, Logger: log.Named("ingest")}
+	dk, err := openDocker(c, log)
+	if err != nil {
 		return err
 	}
-	h, err := api.New(api.Config{}, api.Deps{
-		Store: store, Emitter: emitter, Runner: runner, Drifts: dm, Catalog: cat, Logger: log.Named("api"),
+	defer closeLogged(log, "docker client", dk)
+	exec, err := dk.executor()
+	if err != nil {
+		return err
+	}
+	if err := addStages(r, stages, store, cat, ing, exec, time.Now); err != nil {
+		return err
+	}
+	watcher, err := dk.watcher(emitter)
+	if err != nil {
+		return err
+	}
+	h, err := api.New(api.Config{EnrolToken: as.EnrolToken}, api.Deps{
+		Store: store, Emitter: emitter, Runner: runner, Drifts: dm, Catalog: cat, Agents: ag, Logger: log.Named("api"),
 	})
 	if err != nil {
 		return err
@@ -77,6 +96,9 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	g.Go(func() error { return runner.Run(ctx) })
 	if len(stages) > 0 {
 		g.Go(func() error { return r.Run(ctx) })
+	}
+	if watcher != nil {
+		g.Go(func() error { return watcher.Run(ctx) })
 	}
 	g.Go(func() error {
 		log.Info("Serving HTTP API", zap.String("addr", ln.Addr().String()), zap.Strings("stages", stages))
@@ -101,6 +123,13 @@ func worker(ctx context.Context, c config, log *zap.Logger) error {
 	stage := c.Stages
 	if c.RedisURL == "" {
 		return errors.New("--redis: a worker runs over Redis Streams; the embedded bus serves a single process (use serve)")
+	}
+	if stage == "docker-source" {
+		return dockerSourceWorker(ctx, c, log)
+	}
+	as, err := agentSettingsFromEnv()
+	if err != nil {
+		return err
 	}
 	store, err := openStore(c, log)
 	if err != nil {
@@ -137,7 +166,26 @@ func worker(ctx context.Context, c config, log *zap.Logger) error {
 		g.Go(func() error { return runner.Run(ctx) })
 		cat = local
 	}
-	if err := addStages(r, []string{stage}, store, cat, time.Now); err != nil {
+	ing := ingestDeps{RequireSigned: as.RequireSigned, Logger: log.Named("ingest")}
+	if stage == "ingest" {
+		// Ingest checks signatures: keep a local read model of the enrolled agents.
+		creds, closer, err := localCredentials(ctx, g, c, store, log)
+		if err != nil {
+			return err
+		}
+		defer closeLogged(log, "agents read model", closer)
+		ing.Credentials = creds
+	}
+	dk, err := openDocker(c, log)
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "docker client", dk)
+	exec, err := dk.executor()
+	if err != nil {
+		return err
+	}
+	if err := addStages(r, []string{stage}, store, cat, ing, exec, time.Now); err != nil {
 		return err
 	}
 	log.Info("Running worker", zap.String("stage", stage))

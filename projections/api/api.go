@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -58,6 +59,9 @@ type Config struct {
 	MaxPageSize int
 	// WaitTimeout bounds how long a write waits for the read models to apply it; default 10s.
 	WaitTimeout time.Duration
+	// EnrolToken is the operator's token that POST /agents requires as a bearer token;
+	// default empty: enrolment is refused.
+	EnrolToken string
 }
 
 func (c *Config) setDefaults() {
@@ -101,6 +105,8 @@ type Deps struct {
 	// Drifts and Catalog are the read models the API serves.
 	Drifts  DriftReader
 	Catalog CatalogReader
+	// Agents is the enrolled-agents read model; optional: without it /agents is not served.
+	Agents AgentDirectory
 	// Logger receives one line per failed request.
 	Logger *zap.Logger
 	// Now is the clock; default time.Now.
@@ -165,6 +171,10 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		"DELETE /templates/{id}":              a.deleteTemplate,
 		"GET /healthz":                        a.healthz,
 	}
+	if deps.Agents != nil {
+		maps.Copy(routes, a.agentRoutes())
+	}
+	maps.Copy(routes, a.actionRoutes())
 	for pattern, h := range routes {
 		mux.Handle(pattern, a.wrap(h))
 	}
