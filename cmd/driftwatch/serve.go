@@ -112,8 +112,9 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		log.Info("Shutting down")
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
-		err := srv.Shutdown(sctx)
-		return errors.Join(err, r.Close())
+		// The stages stop with ctx: their subscriptions end, in-flight messages are nacked
+		// and redelivered later, and the router closes itself.
+		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
 }
