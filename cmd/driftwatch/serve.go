@@ -73,7 +73,7 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := addStages(r, stages, store, cat, ing, exec, time.Now); err != nil {
+	if err := addStages(r, stages, store, freshCatalog{cat, runner}, ing, exec, time.Now); err != nil {
 		return err
 	}
 	watcher, err := dk.watcher(emitter)
@@ -165,7 +165,7 @@ func worker(ctx context.Context, c config, log *zap.Logger) error {
 			return fmt.Errorf("catch up catalogue: %w", err)
 		}
 		g.Go(func() error { return runner.Run(ctx) })
-		cat = local
+		cat = freshCatalog{local, runner}
 	}
 	ing := ingestDeps{RequireSigned: as.RequireSigned, Logger: log.Named("ingest")}
 	if stage == "ingest" {
