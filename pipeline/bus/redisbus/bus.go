@@ -111,7 +111,7 @@ func (b *Bus) Subscriber(group string) (message.Subscriber, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis subscriber for %s: %w", group, err)
 	}
-	s := &subscriber{inner: inner, bus: b}
+	s := &subscriber{inner: inner, bus: b, client: rc, group: group}
 	b.subs[s] = struct{}{}
 	return s, nil
 }

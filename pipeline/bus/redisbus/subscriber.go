@@ -8,13 +8,17 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
 )
 
 // subscriber wraps the stock subscriber so that Subscribe and Close do not race on its
-// unguarded closed flag, and so that the bus forgets it once closed.
+// unguarded closed flag, so that the bus forgets it once closed, and so that a restarted
+// consumer takes back its own pending entries at once (see ownPending).
 type subscriber struct {
-	inner *redisstream.Subscriber
-	bus   *Bus
+	inner  *redisstream.Subscriber
+	bus    *Bus
+	client redis.UniversalClient
+	group  string
 
 	mu     sync.Mutex
 	closed bool
@@ -28,11 +32,20 @@ func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if s.closed {
 		return nil, errors.New("subscribe to " + topic + ": subscriber closed")
 	}
+	// The stock Subscribe creates the group; only then can the own pending entries be read.
 	ch, err := s.inner.Subscribe(ctx, topic)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to %s: %w", topic, err)
 	}
-	return ch, nil
+	pending, err := s.ownPending(ctx, topic)
+	if err != nil {
+		// Not fatal: after MaxIdleTime the stock subscriber claims them anyway.
+		s.bus.cfg.Logger.Error("Reading own pending entries failed", err, nil)
+	}
+	if len(pending) == 0 {
+		return ch, nil
+	}
+	return s.withOwnPending(ctx, topic, pending, ch), nil
 }
 
 // Close ends the subscriber's subscriptions, waiting for them to stop. It is idempotent.
