@@ -3,6 +3,7 @@ package redisbus
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
@@ -16,6 +17,10 @@ const pendingBatch = 100
 // reads new entries and claims others' idle ones after MaxIdleTime, so without this a
 // restarted worker would wait that long for its own messages.
 func (s *subscriber) ownPending(ctx context.Context, topic string) ([]redis.XMessage, error) {
+	// A new group reads the stream from the start, as the stock subscriber creates it.
+	if err := s.client.XGroupCreateMkStream(ctx, topic, s.group, "0").Err(); err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return nil, fmt.Errorf("create group %s on %s: %w", s.group, topic, err)
+	}
 	var out []redis.XMessage
 	for after := "0"; ; {
 		res, err := s.client.XReadGroup(ctx, &redis.XReadGroupArgs{

@@ -32,15 +32,16 @@ func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if s.closed {
 		return nil, errors.New("subscribe to " + topic + ": subscriber closed")
 	}
-	// The stock Subscribe creates the group; only then can the own pending entries be read.
-	ch, err := s.inner.Subscribe(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("subscribe to %s: %w", topic, err)
-	}
+	// Read the own pending entries before the stock subscription starts reading: an entry it
+	// reads becomes pending too, and must not be handed out twice.
 	pending, err := s.ownPending(ctx, topic)
 	if err != nil {
 		// Not fatal: after MaxIdleTime the stock subscriber claims them anyway.
 		s.bus.cfg.Logger.Error("Reading own pending entries failed", err, nil)
+	}
+	ch, err := s.inner.Subscribe(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to %s: %w", topic, err)
 	}
 	if len(pending) == 0 {
 		return ch, nil
