@@ -18,6 +18,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/agent"
 	"github.com/driftwatch/driftwatch/agent/capture"
+	"github.com/driftwatch/driftwatch/pipeline/proctest"
 )
 
 // canary returns a fresh secret that cannot occur by chance.
@@ -155,7 +156,7 @@ func TestSecretCanariesNeverLeaveTheNodeButTheirChangesDo(t *testing.T) {
 	script += fmt.Sprintf("printf '\\000\\001BIN%s\\000\\002' > /etc/app/blob.bin\n", after[17])
 	n.sh(script)
 	changed := []string{"/etc/app/app.conf", "/etc/app/tls.key", "/etc/sysctl.conf", "/etc/sudoers", "/etc/shadow", "/etc/app/blob.bin", "/etc/app/big.dat", "/etc/app/vault.conf"}
-	waitUntil(t, 30*time.Second, "a drift for every file with a secret", func() bool { return len(s.detected()) >= len(changed) })
+	proctest.WaitUntil(t, 30*time.Second, "a drift for every file with a secret", func() bool { return len(s.detected()) >= len(changed) })
 	n.settled()
 	details := map[string]string{}
 	for _, d := range s.detected() {
@@ -209,7 +210,7 @@ func TestSecretCanariesNeverLeaveTheNodeButTheirChangesDo(t *testing.T) {
 	}
 	// The event store, read models and embedded files, byte for byte, once the server stopped;
 	// and the server's log.
-	s.stop()
+	s.Stop()
 	var store bytes.Buffer
 	err = filepath.WalkDir(s.dataDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -228,7 +229,7 @@ func TestSecretCanariesNeverLeaveTheNodeButTheirChangesDo(t *testing.T) {
 	if l := leaks(store.Bytes(), secrets); len(l) > 0 {
 		t.Errorf("the event store holds %d canaries", len(l))
 	}
-	if l := leaks([]byte(s.logs.String()), secrets); len(l) > 0 {
+	if l := leaks([]byte(s.Output.String()), secrets); len(l) > 0 {
 		t.Errorf("the server's log holds %d canaries", len(l))
 	}
 	// The canaries are really in the node's files: the test would prove nothing otherwise.

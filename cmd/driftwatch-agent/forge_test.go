@@ -19,6 +19,7 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
+	"github.com/driftwatch/driftwatch/pipeline/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/testenv"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
@@ -61,31 +62,12 @@ func agentCmd(t *testing.T, args ...string) *exec.Cmd {
 
 // startAgent runs `driftwatch-agent run` (through wrap, when set, e.g. unshare) until the
 // test ends.
-func startAgent(t *testing.T, cfg string, wrap ...string) *lockedBuffer {
+func startAgent(t *testing.T, cfg string, wrap ...string) *proctest.Process {
 	t.Helper()
 	args := append(append([]string{}, wrap...), agentBinary(t), "run", "--config", cfg)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "DRIFTWATCH_ENROL_TOKEN="+enrolToken)
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("agent logs:\n%s", tail(logs.String(), 30))
-		}
-	})
-	return logs
+	return proctest.Start(t, "agent", cmd, proctest.WithStopTimeout(10*time.Second))
 }
 
 // rejection is one item of GET /observations/rejected.
@@ -116,7 +98,7 @@ func TestForgedObservationsAreRejectedAndRecorded(t *testing.T) {
 		t.Fatalf("enrol web-a: %v\n%s", err, out)
 	}
 	startAgent(t, cfgA)
-	waitUntil(t, 20*time.Second, "web-a reports", func() bool { _, ok := s.ci("web-a"); return ok })
+	proctest.WaitUntil(t, 20*time.Second, "web-a reports", func() bool { _, ok := s.ci("web-a"); return ok })
 	// web-b is enrolled too: its key is not web-a's.
 	_, keyB, _ := ed25519.GenerateKey(rand.Reader)
 	var enrolled map[string]any
@@ -175,7 +157,7 @@ func TestForgedObservationsAreRejectedAndRecorded(t *testing.T) {
 		"forged-foreign": event.RejectForeignCI, "forged-impostor": event.RejectBadSignature,
 		"forged-tampered": event.RejectBadSignature, "forged-unsigned": event.RejectUnsigned,
 	}
-	waitUntil(t, 20*time.Second, "four rejections", func() bool { return len(s.rejections()) >= len(want) })
+	proctest.WaitUntil(t, 20*time.Second, "four rejections", func() bool { return len(s.rejections()) >= len(want) })
 	for _, r := range s.rejections() {
 		if want[r.ObservationID] != r.Reason {
 			t.Errorf("rejection %+v, want reason %q", r, want[r.ObservationID])
@@ -198,7 +180,7 @@ func TestForgedObservationsAreRejectedAndRecorded(t *testing.T) {
 	if code := s.do(http.MethodPost, "/drift/reconcile", nil, nil); code != http.StatusAccepted {
 		t.Fatalf("POST /drift/reconcile: %d", code)
 	}
-	waitUntil(t, 20*time.Second, "the reconcile of web-a", func() bool {
+	proctest.WaitUntil(t, 20*time.Second, "the reconcile of web-a", func() bool {
 		var c struct {
 			Source string `json:"source"`
 		}
@@ -209,8 +191,8 @@ func TestForgedObservationsAreRejectedAndRecorded(t *testing.T) {
 		t.Fatalf("%d rejections after a reconcile, want still 4", n)
 	}
 	// Each rejection was logged once, and recorded in the event store.
-	s.stop()
-	if n := strings.Count(s.logs.String(), `"msg":"Observation rejected"`); n != 4 {
+	s.Stop()
+	if n := strings.Count(s.Output.String(), `"msg":"Observation rejected"`); n != 4 {
 		t.Errorf("%d log lines for 4 rejections", n)
 	}
 	store, err := bolt.Open(bolt.Config{Dir: filepath.Join(s.dataDir, "events")})
@@ -257,18 +239,18 @@ func TestTheWatchLimitDegradesToPollingAndSaysSoInHealth(t *testing.T) {
 			Reason string `json:"reason"`
 		} `json:"watch"`
 	}
-	waitUntil(t, 20*time.Second, "health says polling", func() bool {
+	proctest.WaitUntil(t, 20*time.Second, "health says polling", func() bool {
 		raw, err := os.ReadFile(health)
 		return err == nil && json.Unmarshal(raw, &h) == nil && h.Watch.Mode == "polling"
 	})
 	if !strings.Contains(h.Watch.Reason, "ENOSPC") || h.Status != "degraded" {
 		t.Fatalf("health %+v does not give the reason", h)
 	}
-	waitUntil(t, 20*time.Second, "web-p reports", func() bool { _, ok := s.ci("web-p"); return ok })
+	proctest.WaitUntil(t, 20*time.Second, "web-p reports", func() bool { _, ok := s.ci("web-p"); return ok })
 	if err := os.WriteFile(filepath.Join(files, "ssh", "sshd_config"), []byte("Port 2222\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 20*time.Second, "the polled change reaches driftwatch", func() bool {
+	proctest.WaitUntil(t, 20*time.Second, "the polled change reaches driftwatch", func() bool {
 		c, _ := s.ci("web-p")
 		return filesOf(t, c.State)[filepath.Join(files, "ssh", "sshd_config")].Size == int64(len("Port 2222\n"))
 	})

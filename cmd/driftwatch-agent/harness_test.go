@@ -8,17 +8,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/pipeline/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/redistest"
 	"github.com/driftwatch/driftwatch/pipeline/testenv"
 )
@@ -37,64 +36,27 @@ var run = func() string {
 	return hex.EncodeToString(b)
 }()
 
-var (
-	binDir  string
-	builds  sync.Map // name -> *build
-	cleanup []func()
-	cleanMu sync.Mutex
-)
-
-// build is one artefact built at most once per test binary.
-type build struct {
-	once sync.Once
-	out  string
-	err  error
-}
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "driftwatch-agent-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
 	code := m.Run()
-	cleanMu.Lock()
-	for _, fn := range cleanup {
-		fn()
+	if simnodeTag != "" {
+		_ = exec.Command("docker", "rmi", "-f", simnodeTag).Run()
 	}
-	cleanMu.Unlock()
-	_ = os.RemoveAll(dir)
+	proctest.RemoveBuilds()
 	os.Exit(code)
 }
 
-// once builds name with fn the first time it is asked for, and returns fn's result.
-func once(t testing.TB, name string, fn func() (string, error)) string {
+// agentBinary builds cmd/driftwatch-agent once per test run, static and without the race
+// detector: the benchmark measures its footprint.
+func agentBinary(t testing.TB) string {
 	t.Helper()
-	v, _ := builds.LoadOrStore(name, &build{})
-	b := v.(*build)
-	b.once.Do(func() { b.out, b.err = fn() })
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.out
+	return proctest.BuildStatic(t, "driftwatch-agent", ".")
 }
 
-// goBuild builds a static binary of the package in dir (relative to this one).
-func goBuild(t testing.TB, name, dir string) string {
-	return once(t, "bin:"+name, func() (string, error) {
-		out := filepath.Join(binDir, name)
-		cmd := exec.Command("go", "build", "-o", out, dir)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("go build %s: %v\n%s", dir, err, b)
-		}
-		return out, nil
-	})
+// serverBinary builds cmd/driftwatch once per test run, static as the agent.
+func serverBinary(t testing.TB) string {
+	t.Helper()
+	return proctest.BuildStatic(t, "driftwatch", "../driftwatch")
 }
-
-func agentBinary(t testing.TB) string  { return goBuild(t, "driftwatch-agent", ".") }
-func serverBinary(t testing.TB) string { return goBuild(t, "driftwatch", "../driftwatch") }
 
 // requireDocker skips (or fails under DRIFTWATCH_REQUIRE_ALL=1) without a Docker engine or the
 // static busybox the sim node image needs.
@@ -113,65 +75,39 @@ func requireDocker(t *testing.T) {
 	}
 }
 
-// simnodeImage builds the sim node image once (deploy/simnode/build.sh) and removes it when
-// the test binary ends.
+// simnodeTag is the sim node image's tag once it is built; TestMain removes the image.
+var simnodeTag string
+
+// buildSimnode builds the sim node image (deploy/simnode/build.sh), once per test binary.
+var buildSimnode = sync.OnceValues(func() (string, error) {
+	tag := "driftwatch-simnode:test-" + run
+	cmd := exec.Command("../../deploy/simnode/build.sh", tag, "--label", testLabel)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the sim node image: %v\n%s", err, b)
+	}
+	simnodeTag = tag
+	return tag, nil
+})
+
+// simnodeImage builds the sim node image once and removes it when the test binary ends.
 func simnodeImage(t *testing.T) string {
 	t.Helper()
 	requireDocker(t)
-	return once(t, "image", func() (string, error) {
-		tag := "driftwatch-simnode:test-" + run
-		cmd := exec.Command("../../deploy/simnode/build.sh", tag, "--label", testLabel)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("build the sim node image: %v\n%s", err, b)
-		}
-		atExit(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
-		return tag, nil
-	})
-}
-
-func atExit(fn func()) {
-	cleanMu.Lock()
-	defer cleanMu.Unlock()
-	cleanup = append(cleanup, fn)
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	tag, err := buildSimnode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
 }
 
 // stack is a redis-server and a `driftwatch serve` over it that requires signed observations
 // and enrols agents with enrolToken.
 type stack struct {
+	*proctest.Process
 	t       *testing.T
 	redis   *redistest.Server
 	url     string
 	dataDir string
-	cmd     *exec.Cmd
-	logs    *lockedBuffer
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // startStack starts Redis and the server and waits until /healthz answers.
@@ -179,75 +115,21 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	r := redistest.Start(t)
 	bin := serverBinary(t)
-	addr := freeAddr(t)
-	s := &stack{t: t, redis: r, url: "http://" + addr, dataDir: t.TempDir(), logs: &lockedBuffer{}}
-	s.cmd = exec.Command(bin, "serve", "--data-dir", s.dataDir, "--redis", r.URL(), "--http", addr, "--log-level", "debug")
-	s.cmd.Env = append(os.Environ(), "DRIFTWATCH_ENROL_TOKEN="+enrolToken, "DRIFTWATCH_REQUIRE_SIGNED=1")
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("driftwatch logs:\n%s", tail(s.logs.String(), 40))
-		}
-	})
-	waitUntil(t, 30*time.Second, "driftwatch answers /healthz", func() bool {
-		resp, err := http.Get(s.url + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+	addr := proctest.FreeAddr(t)
+	s := &stack{t: t, redis: r, url: "http://" + addr, dataDir: t.TempDir()}
+	cmd := exec.Command(bin, "serve", "--data-dir", s.dataDir, "--redis", r.URL(), "--http", addr, "--log-level", "debug")
+	cmd.Env = append(os.Environ(), "DRIFTWATCH_ENROL_TOKEN="+enrolToken, "DRIFTWATCH_REQUIRE_SIGNED=1")
+	s.Process = proctest.Start(t, "driftwatch", cmd, proctest.WithTail(40))
+	proctest.WaitUntil(t, 30*time.Second, "driftwatch answers /healthz", func() bool {
+		return proctest.GetOK(s.url + "/healthz")
 	})
 	return s
 }
 
-// stop ends the server with SIGTERM, if it still runs.
-func (s *stack) stop() {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-}
-
-// do sends a JSON request (with the enrolment token when auth is set) and decodes the answer.
+// do sends a JSON request and decodes the answer.
 func (s *stack) do(method, path string, body, out any) int {
 	s.t.Helper()
-	var r io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		r = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, s.url+path, r)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			s.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-		}
-	}
-	return resp.StatusCode
+	return proctest.DoJSON(s.t, method, s.url+path, body, out)
 }
 
 // raw answers a GET with its body as it came.
@@ -325,7 +207,7 @@ func startNode(t *testing.T, s *stack, ci, config string) *node {
 func (n *node) start(s *stack) {
 	n.t.Helper()
 	docker(n.t, "start", n.name)
-	waitUntil(n.t, 30*time.Second, n.ci+" reports its state", func() bool { _, ok := s.ci(n.ci); return ok })
+	proctest.WaitUntil(n.t, 30*time.Second, n.ci+" reports its state", func() bool { _, ok := s.ci(n.ci); return ok })
 }
 
 // sh runs a script in the node.
@@ -355,24 +237,4 @@ func docker(t *testing.T, args ...string) string {
 		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-// waitUntil polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", within, what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

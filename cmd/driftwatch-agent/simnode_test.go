@@ -17,6 +17,7 @@ import (
 	"github.com/driftwatch/driftwatch/agent/capture"
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
 
@@ -110,7 +111,7 @@ func (s *stack) useTemplate(ci string) {
 // settled waits until the node's agent has nothing pending or spooled.
 func (n *node) settled() {
 	n.t.Helper()
-	waitUntil(n.t, 20*time.Second, n.ci+"'s agent settles", func() bool {
+	proctest.WaitUntil(n.t, 20*time.Second, n.ci+"'s agent settles", func() bool {
 		h := n.health()
 		out, _ := h["outbox"].(map[string]any)
 		return h != nil && h["pending"] == 0.0 && out["spooled"] == 0.0
@@ -158,7 +159,7 @@ func TestSimNodesReportEverySaveStyleAsOneDriftWithItsDiff(t *testing.T) {
 		nodes[sv.ci].sh(sv.script)
 	}
 	field := func(path string) string { return agent.Pointer(path) }
-	waitUntil(t, 30*time.Second, "a drift for every save", func() bool { return len(s.detected()) >= len(saves) })
+	proctest.WaitUntil(t, 30*time.Second, "a drift for every save", func() bool { return len(s.detected()) >= len(saves) })
 	for _, n := range nodes {
 		n.settled()
 	}
@@ -203,7 +204,7 @@ func TestOverflowWhileTheAgentIsStoppedEndsWithTheDiskState(t *testing.T) {
 	paths := []string{"/etc/app/churn.conf", "/etc/app/flap.conf"}
 	n := startNode(t, s, "sim-o", agentConfig(s, "sim-o", paths, ""))
 	n.sh("mkdir -p /etc/app && echo 0 > /etc/app/churn.conf && echo 0 > /etc/app/flap.conf")
-	waitUntil(t, 10*time.Second, "the app files are reported", func() bool {
+	proctest.WaitUntil(t, 10*time.Second, "the app files are reported", func() bool {
 		c, _ := s.ci("sim-o")
 		return filesOf(t, c.State)["/etc/app/flap.conf"].Kind == capture.KindText && filesOf(t, c.State)["/etc/app/churn.conf"].Kind == capture.KindText
 	})
@@ -215,7 +216,7 @@ func TestOverflowWhileTheAgentIsStoppedEndsWithTheDiskState(t *testing.T) {
 		echo final > /etc/app/churn.conf; sed -i 's/vm.swappiness = 10/vm.swappiness = 30/' /etc/sysctl.conf; chmod 600 /etc/app/flap.conf`)
 	mark := s.lastID(topic.Observations)
 	docker(t, "kill", "--signal", "CONT", n.name)
-	waitUntil(t, 30*time.Second, "an overflow snapshot", func() bool {
+	proctest.WaitUntil(t, 30*time.Second, "an overflow snapshot", func() bool {
 		h := n.health()
 		by, _ := h["snapshots_by_reason"].(map[string]any)
 		return by[watchGapOverflow] != nil
@@ -226,7 +227,7 @@ func TestOverflowWhileTheAgentIsStoppedEndsWithTheDiskState(t *testing.T) {
 		f := strings.Fields(line)
 		disk[f[1]] = f[0]
 	}
-	waitUntil(t, 10*time.Second, "driftwatch shows the disk's state", func() bool {
+	proctest.WaitUntil(t, 10*time.Second, "driftwatch shows the disk's state", func() bool {
 		c, _ := s.ci("sim-o")
 		files := filesOf(t, c.State)
 		for p, sum := range disk {
@@ -273,7 +274,7 @@ func TestAChangeWhileTheAgentIsDownIsReportedAtStart(t *testing.T) {
 	docker(t, "cp", changed, n.name+":/etc/sysctl.conf")
 	docker(t, "start", n.name)
 	var snap event.ObservationSubmitted_v1
-	waitUntil(t, 30*time.Second, "the start-up snapshot", func() bool {
+	proctest.WaitUntil(t, 30*time.Second, "the start-up snapshot", func() bool {
 		for _, o := range s.observations("sim-d", mark) {
 			if len(o.Scope) == 0 {
 				snap = o
@@ -286,7 +287,7 @@ func TestAChangeWhileTheAgentIsDownIsReportedAtStart(t *testing.T) {
 	if !strings.Contains(d, "-net.ipv4.ip_forward = 0\n") || !strings.Contains(d, "+net.ipv4.ip_forward = 1\n") {
 		t.Fatalf("the start-up snapshot does not carry the diff of the change made while down: %q (details %v)", d, snap.Details)
 	}
-	waitUntil(t, 10*time.Second, "the downtime snapshot in health", func() bool {
+	proctest.WaitUntil(t, 10*time.Second, "the downtime snapshot in health", func() bool {
 		by, _ := n.health()["snapshots_by_reason"].(map[string]any)
 		return by["downtime"] == 1.0
 	})

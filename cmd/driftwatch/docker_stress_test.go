@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/driftwatch/driftwatch/pipeline/dockertest"
+	"github.com/driftwatch/driftwatch/pipeline/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/redistest"
 )
 
@@ -96,7 +96,7 @@ func (c *churner) step(rng *rand.Rand, id string) error {
 // waitOps waits until the churn made target changes, failing the test if it failed.
 func (c *churner) waitOps(t *testing.T, done <-chan error, target int64, what string) {
 	t.Helper()
-	waitUntil(t, 60*time.Second, what, func() bool {
+	proctest.WaitUntil(t, 60*time.Second, what, func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("the churn stopped: %v", err)
@@ -165,7 +165,7 @@ func TestDockerWatcherStoppedThroughThreeHundredEventsReportsTheDaemonsStateWith
 	d := dockertest.Start(t)
 	s := startServer(t, t.TempDir(), dockerFlags(t, d)...)
 	c := setupChurn(t, d, 6)
-	waitUntil(t, 20*time.Second, "driftwatch reports every container", func() bool {
+	proctest.WaitUntil(t, 20*time.Second, "driftwatch reports every container", func() bool {
 		ok, _ := matches(s, truth(t, d))
 		return ok
 	})
@@ -173,15 +173,15 @@ func TestDockerWatcherStoppedThroughThreeHundredEventsReportsTheDaemonsStateWith
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	seen := c.countEvents(ctx)
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := s.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.cmd.Process.Signal(syscall.SIGCONT) })
+	t.Cleanup(func() { _ = s.Signal(syscall.SIGCONT) })
 	churned := time.Now()
 	churn, stopChurn := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- c.run(churn, rand.Uint64()) }()
-	waitUntil(t, 60*time.Second, "more than 300 events", func() bool {
+	proctest.WaitUntil(t, 60*time.Second, "more than 300 events", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("the churn stopped: %v", err)
@@ -195,14 +195,14 @@ func TestDockerWatcherStoppedThroughThreeHundredEventsReportsTheDaemonsStateWith
 	}
 	events, took := seen.Load(), time.Since(churned)
 
-	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := s.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	resumed := time.Now()
 	if ok, why := converge(s, truth(t, d), 10*time.Second); !ok {
 		t.Fatalf("10 s after SIGCONT: %s", why)
 	}
-	if !strings.Contains(s.logs.String(), "inspecting every container") {
+	if !strings.Contains(s.Output.String(), "inspecting every container") {
 		t.Errorf("the watcher did not notice it had been stopped")
 	}
 	t.Logf("%d events (%d changes in %s) while stopped; state right %s after SIGCONT", events, c.ops.Load(), took.Round(time.Millisecond), time.Since(resumed).Round(time.Millisecond))
@@ -220,23 +220,10 @@ func converge(s *server, want map[string]reported, within time.Duration) (bool, 
 	}
 }
 
-// sourceWorker is a `driftwatch worker docker-source` process.
-func startSourceWorker(t *testing.T, args ...string) *server {
+// startSourceWorker runs a `driftwatch worker docker-source` process.
+func startSourceWorker(t *testing.T, args ...string) *proctest.Process {
 	t.Helper()
-	cmd := exec.Command(driftwatchBinary(t), append([]string{"worker", "docker-source", "--log-level", "info"}, args...)...)
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w := &server{t: t, cmd: cmd, logs: logs}
-	t.Cleanup(func() {
-		w.stop()
-		if t.Failed() {
-			t.Logf("docker-source worker logs:\n%s", tail(logs.String(), 30))
-		}
-	})
-	return w
+	return runWorker(t, "docker-source worker", "docker-source", append([]string{"--log-level", "info"}, args...)...)
 }
 
 func TestDockerWatcherRestartedWhileContainersChurnEndsRightTwentyRunsOutOfTwenty(t *testing.T) {
@@ -248,7 +235,7 @@ func TestDockerWatcherRestartedWhileContainersChurnEndsRightTwentyRunsOutOfTwent
 	s := startServer(t, t.TempDir(), flags...)
 	c := setupChurn(t, d, 3)
 	w := startSourceWorker(t, flags...)
-	waitUntil(t, 20*time.Second, "driftwatch reports every container", func() bool {
+	proctest.WaitUntil(t, 20*time.Second, "driftwatch reports every container", func() bool {
 		ok, _ := matches(s, truth(t, d))
 		return ok
 	})
@@ -268,14 +255,14 @@ func TestDockerWatcherRestartedWhileContainersChurnEndsRightTwentyRunsOutOfTwent
 		killAt := start + 1 + rng.Int64N(5)
 		c.waitOps(t, done, killAt, "some changes before the restart")
 		if run%2 == 1 {
-			w.kill()
+			w.Kill()
 		} else {
-			w.stop()
+			w.Stop()
 		}
 		restarted := time.Now()
 		w = startSourceWorker(t, flags...)
-		waitUntil(t, 30*time.Second, "the new watcher follows the daemon", func() bool {
-			return strings.Contains(w.logs.String(), "Following Docker events")
+		proctest.WaitUntil(t, 30*time.Second, "the new watcher follows the daemon", func() bool {
+			return strings.Contains(w.Output.String(), "Following Docker events")
 		})
 		following := time.Since(restarted)
 		stopAt := c.ops.Load() + rng.Int64N(5)

@@ -15,6 +15,7 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/dockertest"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
+	"github.com/driftwatch/driftwatch/pipeline/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/testenv"
 )
 
@@ -30,14 +31,6 @@ func dockerFlags(t *testing.T, d *dockertest.Daemon) []string {
 	q := d.Name("quarantine")
 	t.Cleanup(func() { d.RemoveNetwork(q) })
 	return []string{"--docker-host", d.Host, "--docker-selector", d.Selector(), "--quarantine-network", q}
-}
-
-// put sends a template or policy and fails the test unless it is accepted.
-func (s *server) put(method, path string, body any) {
-	s.t.Helper()
-	if code := s.do(method, path, body, nil); code != http.StatusOK && code != http.StatusCreated {
-		s.t.Fatalf("%s %s: %d", method, path, code)
-	}
 }
 
 // containerTemplate declares the desired state of the containers bound to template id.
@@ -78,54 +71,48 @@ func (s *server) waitReported(ci string, within time.Duration, power string, net
 	s.t.Helper()
 	want := reported{Power: power, Networks: append([]string{}, networks...)}
 	var got reported
-	waitUntil(s.t, within, fmt.Sprintf("%s is reported %+v (last: %+v)", ci, want, got), func() bool {
+	proctest.WaitUntil(s.t, within, fmt.Sprintf("%s is reported %+v (last: %+v)", ci, want, got), func() bool {
 		got, _ = s.reported(ci)
 		return got.Power == want.Power && slices.Equal(got.Networks, want.Networks)
 	})
 }
 
-type driftView struct {
-	DriftID  string          `json:"drift_id"`
-	Status   string          `json:"status"`
-	Field    string          `json:"field"`
-	Category string          `json:"category"`
-	Desired  json.RawMessage `json:"desired"`
-	Actual   json.RawMessage `json:"actual"`
-	Detail   string          `json:"detail"`
-}
-
 // driftsOf lists the CI's drifts in a status.
 func (s *server) driftsOf(ci, status string) []driftView {
 	s.t.Helper()
-	var l struct {
-		Items []driftView `json:"items"`
-	}
-	if code := s.do(http.MethodGet, "/drift/events?ci="+ci+"&status="+status, nil, &l); code != http.StatusOK {
-		s.t.Fatalf("GET /drift/events: %d", code)
-	}
-	return l.Items
+	return s.drifts("?ci=" + ci + "&status=" + status).Items
 }
 
 // waitDrift waits until the CI has exactly one drift in status and returns it.
 func (s *server) waitDrift(ci, status string, within time.Duration) driftView {
 	s.t.Helper()
 	var l []driftView
-	waitUntil(s.t, within, fmt.Sprintf("%s has one %s drift", ci, status), func() bool {
+	proctest.WaitUntil(s.t, within, fmt.Sprintf("%s has one %s drift", ci, status), func() bool {
 		l = s.driftsOf(ci, status)
 		return len(l) == 1
 	})
 	return l[0]
 }
 
-func TestDockerStopOpensAStateDriftWithinTwoSecondsAndStartResolvesIt(t *testing.T) {
-	t.Parallel()
+// startManaged runs driftwatch over the test's own containers with one running container,
+// <template>-1, bound to template (desired: running, on the bridge) and governed by the policy
+// <template>-<category> with action on field, and waits until driftwatch reports it. It
+// returns the daemon, the server, the container's CI and its id.
+func startManaged(t *testing.T, template, category, action, field string) (*dockertest.Daemon, *server, string, string) {
+	t.Helper()
 	d := dockertest.Start(t)
 	s := startServer(t, t.TempDir(), dockerFlags(t, d)...)
-	s.containerTemplate("web", "running", "bridge")
-	s.policy("web-state", "web", "state", "none", "power_state")
-	ci := d.Name("web-1")
-	id := d.Run("web-1", map[string]string{labelCI: ci, labelTemplate: "web"})
+	s.containerTemplate(template, "running", "bridge")
+	s.policy(template+"-"+category, template, category, action, field)
+	ci := d.Name(template + "-1")
+	id := d.Run(template+"-1", map[string]string{labelCI: ci, labelTemplate: template})
 	s.waitReported(ci, 10*time.Second, "running", "bridge")
+	return d, s, ci, id
+}
+
+func TestDockerStopOpensAStateDriftWithinTwoSecondsAndStartResolvesIt(t *testing.T) {
+	t.Parallel()
+	d, s, ci, id := startManaged(t, "web", "state", "none", "power_state")
 
 	d.Stop(id)
 	stopped := time.Now()
@@ -149,13 +136,7 @@ func TestDockerStopOpensAStateDriftWithinTwoSecondsAndStartResolvesIt(t *testing
 
 func TestDockerNetworkConnectOpensANetworkDriftNamingTheNetwork(t *testing.T) {
 	t.Parallel()
-	d := dockertest.Start(t)
-	s := startServer(t, t.TempDir(), dockerFlags(t, d)...)
-	s.containerTemplate("api", "running", "bridge")
-	s.policy("api-network", "api", "network", "none", "networks")
-	ci := d.Name("api-1")
-	id := d.Run("api-1", map[string]string{labelCI: ci, labelTemplate: "api"})
-	s.waitReported(ci, 10*time.Second, "running", "bridge")
+	d, s, ci, id := startManaged(t, "api", "network", "none", "networks")
 
 	rogue := d.Network("rogue")
 	d.Connect(rogue, id)
@@ -185,7 +166,7 @@ func TestDockerQuarantineLeavesOnlyTheQuarantineNetworkAndReleaseRestoresTheSet(
 	d.Connect(rogue, id)
 	driftID := s.waitDrift(ci, "open", 2*time.Second).DriftID
 	// The policy asks for a quarantine: the container keeps the quarantine network only.
-	waitUntil(t, 10*time.Second, "the container is in quarantine", func() bool {
+	proctest.WaitUntil(t, 10*time.Second, "the container is in quarantine", func() bool {
 		_, nets := d.Inspect(id)
 		return slices.Equal(nets, []string{q})
 	})
@@ -215,7 +196,7 @@ func TestDockerQuarantineLeavesOnlyTheQuarantineNetworkAndReleaseRestoresTheSet(
 		t.Fatalf("after release the container has %v (answer %v), want the set it had: %v", nets, answer.Networks, want)
 	}
 	s.waitReported(ci, 10*time.Second, "running", want...)
-	s.stop()
+	s.Stop()
 
 	// The facts: requested by the policy, done, then released on request.
 	kinds := actionFacts(t, dir, ci)
@@ -265,16 +246,10 @@ func actionFacts(t *testing.T, dataDir, ci string) []string {
 
 func TestDockerAutoCorrectStartsAStoppedContainer(t *testing.T) {
 	t.Parallel()
-	d := dockertest.Start(t)
-	s := startServer(t, t.TempDir(), dockerFlags(t, d)...)
-	s.containerTemplate("worker", "running", "bridge")
-	s.policy("worker-state", "worker", "state", "auto_correct", "power_state")
-	ci := d.Name("worker-1")
-	id := d.Run("worker-1", map[string]string{labelCI: ci, labelTemplate: "worker"})
-	s.waitReported(ci, 10*time.Second, "running", "bridge")
+	d, s, ci, id := startManaged(t, "worker", "state", "auto_correct", "power_state")
 
 	d.Stop(id)
-	waitUntil(t, 10*time.Second, "driftwatch started the container again", func() bool {
+	proctest.WaitUntil(t, 10*time.Second, "driftwatch started the container again", func() bool {
 		status, _ := d.Inspect(id)
 		return status == "running" && len(s.driftsOf(ci, "resolved")) == 1
 	})

@@ -14,19 +14,26 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
+	"github.com/driftwatch/driftwatch/pipeline/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/redistest"
 )
 
+// driftView is one drift as GET /drift/events lists it.
+type driftView struct {
+	DriftID  string          `json:"drift_id"`
+	Status   string          `json:"status"`
+	CIID     string          `json:"ci_id"`
+	Field    string          `json:"field"`
+	Category string          `json:"category"`
+	Desired  json.RawMessage `json:"desired"`
+	Actual   json.RawMessage `json:"actual"`
+	Detail   string          `json:"detail"`
+}
+
+// driftList is the answer of GET /drift/events.
 type driftList struct {
-	Items []struct {
-		DriftID string          `json:"drift_id"`
-		Status  string          `json:"status"`
-		CIID    string          `json:"ci_id"`
-		Field   string          `json:"field"`
-		Desired json.RawMessage `json:"desired"`
-		Actual  json.RawMessage `json:"actual"`
-	} `json:"items"`
-	Total int `json:"total"`
+	Items []driftView `json:"items"`
+	Total int         `json:"total"`
 }
 
 var vmTemplate = map[string]any{
@@ -59,7 +66,7 @@ func (s *server) observe(obs map[string]any) {
 func (s *server) waitForDrifts(ci, status string, want int) driftList {
 	s.t.Helper()
 	var l driftList
-	waitUntil(s.t, 2*time.Second, fmt.Sprintf("%s has %d %s drift(s)", ci, want, status), func() bool {
+	proctest.WaitUntil(s.t, 2*time.Second, fmt.Sprintf("%s has %d %s drift(s)", ci, want, status), func() bool {
 		l = s.drifts("?ci=" + ci + "&status=" + status)
 		return l.Total == want
 	})
@@ -69,9 +76,7 @@ func (s *server) waitForDrifts(ci, status string, want int) driftList {
 // exercise runs the issue's acceptance walk: a deviating observation opens one drift with
 // desired and actual values within 2 s, the same again leaves one, a matching one resolves it.
 func exercise(t *testing.T, s *server, ci string) {
-	if code := s.do(http.MethodPut, "/templates/web-vm", vmTemplate, nil); code != http.StatusOK && code != http.StatusCreated {
-		t.Fatalf("PUT /templates/web-vm: %d", code)
-	}
+	s.put(http.MethodPut, "/templates/web-vm", vmTemplate)
 	s.observe(observation(ci+"-1", ci, "off"))
 	l := s.waitForDrifts(ci, "open", 1)
 	if d := l.Items[0]; d.Field != "/power_state" || string(d.Desired) != `"on"` || string(d.Actual) != `"off"` {
@@ -124,9 +129,7 @@ func TestServeParksAMalformedStreamEntryAndKeepsGoing(t *testing.T) {
 	t.Parallel()
 	redis := redistest.Start(t)
 	s := startServer(t, t.TempDir(), "--redis", redis.URL())
-	if code := s.do(http.MethodPut, "/templates/web-vm", vmTemplate, nil); code != http.StatusOK && code != http.StatusCreated {
-		t.Fatalf("PUT /templates/web-vm: %d", code)
-	}
+	s.put(http.MethodPut, "/templates/web-vm", vmTemplate)
 	ctx := context.Background()
 	const observations = "driftwatch.observations.v1"
 	for _, values := range []map[string]any{
@@ -142,7 +145,7 @@ func TestServeParksAMalformedStreamEntryAndKeepsGoing(t *testing.T) {
 	s.waitForDrifts("web-03", "open", 1)
 
 	var poisoned []string
-	waitUntil(t, 5*time.Second, "three entries in the poison stream", func() bool {
+	proctest.WaitUntil(t, 5*time.Second, "three entries in the poison stream", func() bool {
 		entries, err := redis.Client().XRange(ctx, "driftwatch.poison.v1", "-", "+").Result()
 		if err != nil {
 			return false
@@ -165,15 +168,13 @@ func TestServeKeepsAnAcceptedObservationThroughKill9(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := startServer(t, dir)
-	if code := s.do(http.MethodPut, "/templates/web-vm", vmTemplate, nil); code != http.StatusOK && code != http.StatusCreated {
-		t.Fatalf("PUT /templates/web-vm: %d", code)
-	}
+	s.put(http.MethodPut, "/templates/web-vm", vmTemplate)
 	// Several CIs, so that the kill lands while some are still in the pipeline.
 	cis := []string{"kill-1", "kill-2", "kill-3", "kill-4", "kill-5"}
 	for _, ci := range cis {
 		s.observe(observation(ci+"-before", ci, "off"))
 	}
-	s.kill()
+	s.Kill()
 
 	s = startServer(t, dir)
 	for _, ci := range cis {
@@ -188,7 +189,7 @@ func TestServeKeepsAnAcceptedObservationThroughKill9(t *testing.T) {
 			t.Fatalf("%s: %d drifts after restart, want 1", ci, l.Total)
 		}
 	}
-	s.stop()
+	s.Stop()
 	assertNoDuplicateFacts(t, dir)
 }
 

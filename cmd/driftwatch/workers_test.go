@@ -1,33 +1,21 @@
 package main_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/esdb/esdbfake"
+	"github.com/driftwatch/driftwatch/pipeline/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/redistest"
 )
 
 // startWorker runs `driftwatch worker <stage>` and waits until it says it runs.
 func startWorker(t *testing.T, stage string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(driftwatchBinary(t), append([]string{"worker", stage, "--consumer", "test-" + stage}, args...)...)
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, cmd: cmd, logs: logs}
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("worker %s logs:\n%s", stage, tail(logs.String(), 30))
-		}
-	})
-	waitUntil(t, 20*time.Second, "worker "+stage+" runs", func() bool {
-		return strings.Contains(logs.String(), "Running worker")
+	w := runWorker(t, "worker "+stage, stage, append([]string{"--consumer", "test-" + stage}, args...)...)
+	proctest.WaitUntil(t, 20*time.Second, "worker "+stage+" runs", func() bool {
+		return strings.Contains(w.Output.String(), "Running worker")
 	})
 }
 
