@@ -71,7 +71,13 @@ func (s *server) waitReported(ci string, within time.Duration, power string, net
 	s.t.Helper()
 	want := reported{Power: power, Networks: append([]string{}, networks...)}
 	var got reported
-	proctest.WaitUntil(s.t, within, fmt.Sprintf("%s is reported %+v (last: %+v)", ci, want, got), func() bool {
+	// WaitUntil fails the test with FailNow: deferred calls still run, and show the last state.
+	defer func() {
+		if s.t.Failed() {
+			s.t.Logf("%s was last reported %+v", ci, got)
+		}
+	}()
+	proctest.WaitUntil(s.t, within, fmt.Sprintf("%s is reported %+v", ci, want), func() bool {
 		got, _ = s.reported(ci)
 		return got.Power == want.Power && slices.Equal(got.Networks, want.Networks)
 	})
