@@ -6,7 +6,9 @@
 package projections
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -60,4 +62,26 @@ func Skip(err error) error {
 func IsSkip(err error) bool {
 	var s skipError
 	return errors.As(err, &s)
+}
+
+// GetJSON decodes the JSON value at key of b into v and reports whether it was there: the
+// read half of how read models keep their records.
+func GetJSON(b *bolt.Bucket, key string, v any) (bool, error) {
+	raw := b.Get([]byte(key))
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// PutJSON stores v as JSON at key of b.
+func PutJSON(b *bolt.Bucket, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return b.Put([]byte(key), raw)
 }

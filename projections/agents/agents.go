@@ -116,11 +116,11 @@ func (m *Model) Apply(tx *bolt.Tx, ev projections.Event) error {
 		}
 		cred.CIIDs = slices.Clone(cred.CIIDs)
 		var a Agent
-		if _, err := getJSON(root.Bucket(agentBucket), cred.AgentID, &a); err != nil {
+		if _, err := projections.GetJSON(root.Bucket(agentBucket), cred.AgentID, &a); err != nil {
 			return err
 		}
 		a.AgentEnrolled_v1 = cred
-		if err := putJSON(root.Bucket(agentBucket), cred.AgentID, a); err != nil {
+		if err := projections.PutJSON(root.Bucket(agentBucket), cred.AgentID, a); err != nil {
 			return err
 		}
 		tx.OnCommit(func() {
@@ -159,7 +159,7 @@ func rejected(root *bolt.Bucket, r Rejection) error {
 		return nil
 	}
 	var a Agent
-	found, err := getJSON(root.Bucket(agentBucket), r.AgentID, &a)
+	found, err := projections.GetJSON(root.Bucket(agentBucket), r.AgentID, &a)
 	if err != nil || !found {
 		return err
 	}
@@ -167,7 +167,7 @@ func rejected(root *bolt.Bucket, r Rejection) error {
 	if !r.RejectedAt.Before(a.LastRejectedAt) {
 		a.LastRejectedAt, a.LastRejection = r.RejectedAt.UTC(), r.Reason
 	}
-	return putJSON(root.Bucket(agentBucket), r.AgentID, a)
+	return projections.PutJSON(root.Bucket(agentBucket), r.AgentID, a)
 }
 
 // Credential returns the enrolled credential of an agent; the error is always nil (the index
@@ -186,7 +186,7 @@ func (m *Model) Agent(id string) (Agent, bool, error) {
 	var found bool
 	err := m.view(func(root *bolt.Bucket) error {
 		var err error
-		found, err = getJSON(root.Bucket(agentBucket), id, &a)
+		found, err = projections.GetJSON(root.Bucket(agentBucket), id, &a)
 		return err
 	})
 	return a, found, err
@@ -234,25 +234,4 @@ func (m *Model) view(fn func(root *bolt.Bucket) error) error {
 		return ErrNotOpen
 	}
 	return db.View(func(tx *bolt.Tx) error { return fn(tx.Bucket(rootBucket)) })
-}
-
-// getJSON decodes the value at key into v and reports whether it was there.
-func getJSON(b *bolt.Bucket, key string, v any) (bool, error) {
-	raw := b.Get([]byte(key))
-	if raw == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return true, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
-}
-
-// putJSON stores v at key.
-func putJSON(b *bolt.Bucket, key string, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	return b.Put([]byte(key), raw)
 }

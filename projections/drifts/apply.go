@@ -15,7 +15,7 @@ func (b model) detected(f event.DriftDetected_v1) error {
 		return projections.Skip(errors.New("drift detected without drift_id or ci_id"))
 	}
 	var d Drift
-	if ok, err := getJSON(b.drift, f.DriftID, &d); ok || err != nil {
+	if ok, err := projections.GetJSON(b.drift, f.DriftID, &d); ok || err != nil {
 		return err
 	}
 	d = Drift{
@@ -40,7 +40,7 @@ func (b model) detected(f event.DriftDetected_v1) error {
 // acknowledged moves an open drift to acknowledged; any other status stays.
 func (b model) acknowledged(f event.DriftAcknowledged_v1) error {
 	var d Drift
-	ok, err := getJSON(b.drift, f.DriftID, &d)
+	ok, err := projections.GetJSON(b.drift, f.DriftID, &d)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (b model) acknowledged(f event.DriftAcknowledged_v1) error {
 // resolved closes an unresolved drift; a resolved one stays as it is.
 func (b model) resolved(f event.DriftResolved_v1) error {
 	var d Drift
-	ok, err := getJSON(b.drift, f.DriftID, &d)
+	ok, err := projections.GetJSON(b.drift, f.DriftID, &d)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (b model) change(d Drift, fn func(*Drift)) error {
 
 // putDrift stores a drift and its place in detection order.
 func (b model) putDrift(d Drift) error {
-	if err := putJSON(b.drift, d.ID, d); err != nil {
+	if err := projections.PutJSON(b.drift, d.ID, d); err != nil {
 		return err
 	}
 	return b.order.Put(orderKey(d), orderValue(d))
@@ -106,7 +106,7 @@ func (b model) putDrift(d Drift) error {
 // observation introduced it.
 func (b model) refreshCI(ciID, ciType, templateID string) error {
 	var ci CI
-	if _, err := getJSON(b.ci, ciID, &ci); err != nil {
+	if _, err := projections.GetJSON(b.ci, ciID, &ci); err != nil {
 		return err
 	}
 	ci.CIID = ciID
@@ -125,7 +125,7 @@ func (b model) refreshCI(ciID, ciType, templateID string) error {
 			ci.WorstOpenSeverity = s
 		}
 	}
-	return putJSON(b.ci, ciID, ci)
+	return projections.PutJSON(b.ci, ciID, ci)
 }
 
 func hasPrefix(k, prefix []byte) bool {

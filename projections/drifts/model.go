@@ -5,7 +5,6 @@
 package drifts
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -112,27 +111,6 @@ func buckets(tx *bolt.Tx) model {
 		drift: root.Bucket(driftBucket), order: root.Bucket(orderBucket), ci: root.Bucket(ciBucket),
 		ciOpen: root.Bucket(ciOpenBucket), count: root.Bucket(countBucket),
 	}
-}
-
-// getJSON decodes the value at key into v and reports whether it was there.
-func getJSON(b *bolt.Bucket, key string, v any) (bool, error) {
-	raw := b.Get([]byte(key))
-	if raw == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return true, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return true, nil
-}
-
-// putJSON stores v at key.
-func putJSON(b *bolt.Bucket, key string, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	return b.Put([]byte(key), raw)
 }
 
 // view runs fn in a read transaction on the open model.

@@ -22,7 +22,7 @@ func (b model) observed(f event.ObservationReceived_v1) error {
 		return projections.Skip(fmt.Errorf("observation %s of %s: state is not a JSON object", f.ObservationID, f.CIID))
 	}
 	var ci CI
-	if _, err := getJSON(b.ci, f.CIID, &ci); err != nil {
+	if _, err := projections.GetJSON(b.ci, f.CIID, &ci); err != nil {
 		return err
 	}
 	if ci.LastObservationID != "" && (ci.LastObservationID == f.ObservationID || f.ObservedAt.Before(ci.LastObservedAt)) {
@@ -53,7 +53,7 @@ func (b model) observed(f event.ObservationReceived_v1) error {
 	ci.Source, ci.LastObservationID = f.Source, f.ObservationID
 	ci.LastObservedAt, ci.LastReceivedAt = f.ObservedAt.UTC(), f.ReceivedAt.UTC()
 	ci.State, ci.StateHash = state, hash
-	return putJSON(b.ci, f.CIID, ci)
+	return projections.PutJSON(b.ci, f.CIID, ci)
 }
 
 // mergeScope replaces, in prev, the top-level members that scope names with those of next.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
+	"github.com/driftwatch/driftwatch/projections"
 )
 
 // ErrBadCursor means a page cursor that List did not hand out.
@@ -49,7 +50,7 @@ func (m *Model) List(f Filter, p Page) (List, error) {
 				continue
 			}
 			var d Drift
-			if _, err := getJSON(b.drift, id, &d); err != nil {
+			if _, err := projections.GetJSON(b.drift, id, &d); err != nil {
 				return err
 			}
 			out.Items = append(out.Items, d)
@@ -65,7 +66,7 @@ func (m *Model) Get(id string) (Drift, bool, error) {
 	var d Drift
 	var ok bool
 	err := m.view(func(b model) (err error) {
-		ok, err = getJSON(b.drift, id, &d)
+		ok, err = projections.GetJSON(b.drift, id, &d)
 		return err
 	})
 	return d, ok, err
@@ -76,7 +77,7 @@ func (m *Model) CI(id string) (CI, bool, error) {
 	var ci CI
 	var ok bool
 	err := m.view(func(b model) (err error) {
-		ok, err = getJSON(b.ci, id, &ci)
+		ok, err = projections.GetJSON(b.ci, id, &ci)
 		return err
 	})
 	return ci, ok, err
@@ -89,7 +90,7 @@ func (m *Model) CIs() ([]CI, error) {
 	err := m.view(func(b model) error {
 		return b.ci.ForEach(func(k, _ []byte) error {
 			var ci CI
-			if _, err := getJSON(b.ci, string(k), &ci); err != nil {
+			if _, err := projections.GetJSON(b.ci, string(k), &ci); err != nil {
 				return err
 			}
 			out = append(out, ci)
