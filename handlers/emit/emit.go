@@ -22,6 +22,10 @@ import (
 // commits those facts to the ledger with optimistic concurrency (a concurrent writer makes it
 // fail with a retryable error) and returns them for publishing.
 //
+// Verdicts may arrive out of order when several workers share a stage: a verdict observed
+// before a field's drift was detected does not resolve it, and one observed before the field
+// was last seen matching does not reopen it.
+//
 // Idempotent: a verdict delivered again after its facts were committed finds them on the
 // ledger by causation id and returns the same facts, so they are published at least once and
 // stored once. Safe for concurrent use.
@@ -69,6 +73,9 @@ func (s *Emit) detect(in event.Message[event.PolicyEvaluated_v1], l *ledger.Ledg
 		if _, open := l.Open(fd.Field); open {
 			continue
 		}
+		if at, ok := l.LastResolved(fd.Field); ok && v.ObservedAt.Before(at) {
+			continue // a stale verdict: the field was seen matching after this observation
+		}
 		id := event.DeriveID("drift", v.CIID, fd.Field, in.ID)
 		out = append(out, s.record(in, id, event.DriftDetected_v1{
 			DriftID: id, CIID: v.CIID, CIType: v.CIType, TemplateID: v.TemplateID, PolicyID: v.PolicyID,
@@ -98,6 +105,9 @@ func (s *Emit) resolve(in event.Message[event.PolicyEvaluated_v1], l *ledger.Led
 			if f, checked := drift.FieldOf(field, v.Checked); !checked || f != field || slices.Contains(v.Differs, field) {
 				continue
 			}
+		}
+		if v.ObservedAt.Before(d.Detected.DetectedAt) {
+			continue // a stale verdict: the drift was observed after this observation
 		}
 		id := d.Detected.DriftID
 		out = append(out, s.record(in, event.DeriveID("drift-resolved", id), event.DriftResolved_v1{

@@ -169,3 +169,29 @@ func TestHandleResolvesTheUnmanagedFindingOnceTheCIHasADesiredState(t *testing.T
 		}
 	}
 }
+
+func TestHandleIgnoresStaleVerdicts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := emit.New(openStore(t), time.Now)
+	at := func(id string, minute int, differing ...string) event.Message[event.PolicyEvaluated_v1] {
+		v := verdict(id, differing...)
+		v.Fact.ObservedAt = time.Date(2026, 11, 21, 12, minute, 0, 0, time.UTC)
+		return v
+	}
+	if out, err := s.Handle(ctx, at("t10-off", 10, "/power_state")); err != nil || len(out) != 1 {
+		t.Fatalf("opens at 12:10: %v %v", types(out), err)
+	}
+	if out, err := s.Handle(ctx, at("t05-on", 5)); err != nil || len(out) != 0 {
+		t.Fatalf("a verdict observed at 12:05 resolved a drift observed at 12:10: %v %v", types(out), err)
+	}
+	if out, err := s.Handle(ctx, at("t20-on", 20)); err != nil || len(out) != 1 || out[0].Fact.FactType() != event.TypeDriftResolved {
+		t.Fatalf("resolves at 12:20: %v %v", types(out), err)
+	}
+	if out, err := s.Handle(ctx, at("t15-off", 15, "/power_state")); err != nil || len(out) != 0 {
+		t.Fatalf("a verdict observed at 12:15 reopened a field seen matching at 12:20: %v %v", types(out), err)
+	}
+	if out, err := s.Handle(ctx, at("t25-off", 25, "/power_state")); err != nil || len(out) != 1 || out[0].Fact.FactType() != event.TypeDriftDetected {
+		t.Fatalf("reopens at 12:25: %v %v", types(out), err)
+	}
+}

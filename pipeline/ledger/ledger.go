@@ -34,6 +34,7 @@ type Ledger struct {
 	drifts   map[string]*Drift           // by drift id
 	open     map[string]*Drift           // unresolved, by field
 	caused   map[string][]event.Envelope // envelopes by causation id
+	resolved map[string]time.Time        // latest resolution time, by field
 }
 
 // Stream names the event-store stream of a CI's drift lifecycle.
@@ -44,6 +45,7 @@ func Load(ctx context.Context, store eventstore.Store, ciID string) (*Ledger, er
 	l := &Ledger{
 		ciID: ciID, revision: eventstore.NoStream,
 		drifts: map[string]*Drift{}, open: map[string]*Drift{}, caused: map[string][]event.Envelope{},
+		resolved: map[string]time.Time{},
 	}
 	const page = 512
 	for from := uint64(0); ; {
@@ -94,6 +96,9 @@ func (l *Ledger) apply(r eventstore.Recorded) error {
 		if err != nil {
 			return err
 		}
+		if m.Fact.ResolvedAt.After(l.resolved[m.Fact.Field]) {
+			l.resolved[m.Fact.Field] = m.Fact.ResolvedAt
+		}
 		if d := l.drifts[m.Fact.DriftID]; d != nil {
 			d.Status = drift.StatusResolved
 			if l.open[d.Detected.Field] == d {
@@ -111,6 +116,12 @@ func (l *Ledger) Open(field string) (Drift, bool) {
 		return Drift{}, false
 	}
 	return *d, true
+}
+
+// LastResolved returns when the latest drift on field was resolved (as observed), if ever.
+func (l *Ledger) LastResolved(field string) (time.Time, bool) {
+	t, ok := l.resolved[field]
+	return t, ok
 }
 
 // Unresolved returns every unresolved drift.
