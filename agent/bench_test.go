@@ -16,7 +16,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/agent"
 	"github.com/driftwatch/driftwatch/agent/publish"
-	"github.com/driftwatch/driftwatch/pipeline/redistest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 // BenchmarkWriteToPublished measures a file write until its observation is on the

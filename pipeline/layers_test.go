@@ -12,7 +12,9 @@ const module = "github.com/driftwatch/driftwatch/"
 
 // TestImportsPointDown keeps the house in shape (STYLE.md): pipeline imports nothing above
 // it, the domain package only the standard library, stages never import each other, and
-// projections never import stages. Only cmd composes everything.
+// projections never import stages. Only cmd composes everything. Test harnesses live in
+// internal/testsupport alone: no other package imports "testing" or a harness outside its
+// _test.go files.
 func TestImportsPointDown(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", module+"...").Output()
@@ -45,8 +47,15 @@ func TestImportsPointDown(t *testing.T) {
 }
 
 func allowed(from, imp string) string {
+	harness := strings.HasPrefix(from, "internal/testsupport")
 	if from == "pipeline/drift" && strings.Contains(strings.Split(imp, "/")[0], ".") {
 		return "the domain package imports the standard library only"
+	}
+	if (imp == "testing" || strings.HasPrefix(imp, "testing/")) && !harness {
+		return "only test harnesses (internal/testsupport) import testing outside _test.go files"
+	}
+	if strings.HasPrefix(imp, module+"internal/testsupport") && !harness {
+		return "test harnesses are imported by tests only"
 	}
 	if !strings.HasPrefix(imp, module) {
 		return ""

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftwatch/driftwatch/pipeline/redistest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat on Linux.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/agent"
 	"github.com/driftwatch/driftwatch/agent/capture"
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
 )
 
 // canary returns a fresh secret that cannot occur by chance.

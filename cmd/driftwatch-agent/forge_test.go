@@ -19,8 +19,8 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
-	"github.com/driftwatch/driftwatch/pipeline/testenv"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
 

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
-	"github.com/driftwatch/driftwatch/pipeline/redistest"
-	"github.com/driftwatch/driftwatch/pipeline/testenv"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 )
 
 // testLabel marks every container and image the tests make, so that a crashed run's leftovers

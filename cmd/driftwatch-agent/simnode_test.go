@@ -17,7 +17,7 @@ import (
 	"github.com/driftwatch/driftwatch/agent/capture"
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/pipeline/event"
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
 

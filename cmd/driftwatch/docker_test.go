@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftwatch/driftwatch/pipeline/dockertest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/dockertest"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
-	"github.com/driftwatch/driftwatch/pipeline/testenv"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 )
 
 // Labels of the Docker source's contract (README, "Docker source").

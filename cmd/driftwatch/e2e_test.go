@@ -14,8 +14,8 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
-	"github.com/driftwatch/driftwatch/pipeline/redistest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 // driftView is one drift as GET /drift/events lists it.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
 )
 
 func TestMain(m *testing.M) {

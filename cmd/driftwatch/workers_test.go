@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftwatch/driftwatch/pipeline/eventstore/esdb/esdbfake"
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
-	"github.com/driftwatch/driftwatch/pipeline/redistest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/esdbfake"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 // startWorker runs `driftwatch worker <stage>` and waits until it says it runs.

@@ -7,6 +7,7 @@ package action
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 )
@@ -21,6 +22,20 @@ type Request struct {
 	// Networks is, for a release, the networks recorded when the CI was quarantined; empty
 	// when the action stream holds no quarantine.
 	Networks []string
+	// Target names what a playbook or script action runs: the id of a playbook in the
+	// allowlisted playbook directory, or of an allowlisted script.
+	Target string
+	// Vars are a playbook's extra variables: a JSON object passed to the runner as data,
+	// never through a shell or a template engine. Keys starting with "ansible_" are refused.
+	Vars json.RawMessage
+	// Args are a script's arguments, passed as an argv array after its executable.
+	Args []string
+	// DriftID, Field, Desired and Actual describe the drift the action answers, for the
+	// executors that work from it (auto-correct, a remediation playbook's variables).
+	DriftID string
+	Field   string
+	Desired json.RawMessage
+	Actual  json.RawMessage
 }
 
 // Outcome is what an executor did.
@@ -36,6 +51,30 @@ type Outcome struct {
 	QuarantineNetwork string
 	// Detail says what was done, for people.
 	Detail string
+	// RC is the exit code of a playbook run or a script, when one ran.
+	RC *int
+	// Status is a playbook run's final status as ansible-runner reports it (successful,
+	// failed, timeout, canceled) or, for a script, "successful" or "failed".
+	Status string
+	// Output is what the run printed, redacted and cut to a bounded size.
+	Output string
+	// Events are a playbook run's events (one per task and host result), summarised.
+	Events []RunEvent
+}
+
+// RunEvent is one event of a playbook run, as ansible-runner reports it in job_events.
+type RunEvent struct {
+	// Counter orders the events of one run.
+	Counter int `json:"counter"`
+	// Event is ansible-runner's event name (runner_on_ok, runner_on_failed, playbook_on_stats...).
+	Event string `json:"event"`
+	Host  string `json:"host,omitempty"`
+	Task  string `json:"task,omitempty"`
+	// Changed and Failed are the task result's flags.
+	Changed bool `json:"changed,omitempty"`
+	Failed  bool `json:"failed,omitempty"`
+	// Message is the result's msg, redacted and cut short.
+	Message string `json:"message,omitempty"`
 }
 
 // Executor performs actions on CIs. Execute must be idempotent: performing an action again

@@ -8,7 +8,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/driftwatch/driftwatch/handlers/diff"
-	"github.com/driftwatch/driftwatch/pipeline/testenv"
+	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 )
 
 func TestPatchTurnsEveryConformanceDocIntoItsExpectedDoc(t *testing.T) {

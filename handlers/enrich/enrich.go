@@ -12,10 +12,25 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/event"
 )
 
+// Query names the CI whose desired state is asked for, with what its observation says of it.
+type Query struct {
+	CIID   string
+	CIType string
+	// TemplateID is the template the observation names, if any.
+	TemplateID string
+}
+
 // DesiredSource resolves the desired state of a CI. found is false when the source knows
-// nothing of the CI; err is for failures (retryable unless marked fault.Permanent).
+// nothing of the CI; err is for failures (retryable unless marked fault.Permanent). Every
+// adapter passes the contract suite in internal/testsupport/desiredtest. Safe for concurrent
+// use.
 type DesiredSource interface {
-	Desired(ctx context.Context, ciID, ciType, templateID string) (d drift.Desired, found bool, err error)
+	// Name names the source in drifts and in the precedence rule ("netbox", "git",
+	// "template"); it is the Desired.Source of what it returns.
+	Name() string
+	// Desired returns the CI's desired state: a JSON object in canonical form with its
+	// baseline hash.
+	Desired(ctx context.Context, q Query) (d drift.Desired, found bool, err error)
 }
 
 // Enrich consumes ObservationReceived_v1 and emits DesiredStateResolved_v1, with Managed false
@@ -44,7 +59,7 @@ func New(source DesiredSource, now func() time.Time) (*Enrich, error) {
 // Handle implements router.Stage.
 func (s *Enrich) Handle(ctx context.Context, in event.Message[event.ObservationReceived_v1]) ([]event.Record, error) {
 	o := in.Fact
-	d, found, err := s.source.Desired(ctx, o.CIID, o.CIType, o.TemplateID)
+	d, found, err := s.source.Desired(ctx, Query{CIID: o.CIID, CIType: o.CIType, TemplateID: o.TemplateID})
 	if err != nil {
 		return nil, fmt.Errorf("resolve desired state for %s: %w", o.CIID, err)
 	}

@@ -16,12 +16,17 @@ const (
 	ActionKindStart ActionKind = "start"
 	// ActionKindStop brings a running or paused CI to stopped.
 	ActionKindStop ActionKind = "stop"
+	// ActionKindPlaybook runs an allowlisted remediation playbook with ansible-runner.
+	ActionKindPlaybook ActionKind = "playbook"
+	// ActionKindScript runs an allowlisted remediation script (the card's auto_correct
+	// script).
+	ActionKindScript ActionKind = "script"
 )
 
 // Valid reports whether k is a known action kind.
 func (k ActionKind) Valid() bool {
 	switch k {
-	case ActionKindQuarantine, ActionKindRelease, ActionKindStart, ActionKindStop:
+	case ActionKindQuarantine, ActionKindRelease, ActionKindStart, ActionKindStop, ActionKindPlaybook, ActionKindScript:
 		return true
 	}
 	return false

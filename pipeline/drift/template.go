@@ -111,15 +111,23 @@ type FieldDrift struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Desired is the desired state of one CI as a desired-state source (a template, later NetBox)
-// resolves it.
+// Desired is the desired state of one CI as a desired-state source (NetBox, a Git checkout,
+// driftwatch's own templates) resolves it.
 type Desired struct {
-	// Source names where it came from ("template", "netbox").
+	// Source names where it came from ("netbox", "git", "template").
 	Source string `json:"source"`
 	// TemplateID is the template it came from, if any.
 	TemplateID string `json:"template_id,omitempty"`
-	// Definition is the desired state as a JSON object.
+	// Version is the version of the template, file or record it came from, when the source
+	// numbers them (templates count from 1).
+	Version int `json:"version,omitempty"`
+	// Ref names the record it came from in the source's own terms: a NetBox object
+	// ("dcim.device 42"), a file path in a Git checkout.
+	Ref string `json:"ref,omitempty"`
+	// Commit is the Git commit the definition was read at, for a Git checkout.
+	Commit string `json:"commit,omitempty"`
+	// Definition is the desired state as a JSON object in canonical form (see Canonical).
 	Definition json.RawMessage `json:"definition"`
-	// BaselineHash is Hash(Definition).
+	// BaselineHash is HashCanonical(Definition).
 	BaselineHash string `json:"baseline_hash"`
 }

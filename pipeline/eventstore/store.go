@@ -1,6 +1,6 @@
 // Package eventstore is the port to the append-only store of facts. Adapters: bolt (embedded,
 // the default) and esdb (EventStoreDB). Every adapter passes the contract suite in
-// eventstore/storetest.
+// internal/testsupport/storetest.
 package eventstore
 
 import (

@@ -3,7 +3,7 @@ package api
 import (
 	"testing"
 
-	"github.com/driftwatch/driftwatch/pipeline/testenv"
+	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 )
 
 func TestJSONPatchConformance(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/handlers/action"
 	"github.com/driftwatch/driftwatch/handlers/action/docker"
-	"github.com/driftwatch/driftwatch/pipeline/dockertest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/dockertest"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/fault"
 )

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/driftwatch/driftwatch/handlers/enrich"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 )
 
@@ -25,9 +26,12 @@ func New(catalog Catalog) (*Source, error) {
 	return &Source{catalog: catalog}, nil
 }
 
+// Name implements enrich.DesiredSource.
+func (s *Source) Name() string { return "template" }
+
 // Desired implements enrich.DesiredSource.
-func (s *Source) Desired(ctx context.Context, _, ciType, templateID string) (drift.Desired, bool, error) {
-	t, ok, err := s.catalog.TemplateFor(ctx, ciType, templateID)
+func (s *Source) Desired(ctx context.Context, q enrich.Query) (drift.Desired, bool, error) {
+	t, ok, err := s.catalog.TemplateFor(ctx, q.CIType, q.TemplateID)
 	if err != nil || !ok {
 		return drift.Desired{}, false, err
 	}

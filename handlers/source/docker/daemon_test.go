@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/driftwatch/driftwatch/handlers/source/docker"
-	"github.com/driftwatch/driftwatch/pipeline/dockertest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/dockertest"
 )
 
 // TestWatcherFollowsTheRealDaemon drives real containers through every followed event.

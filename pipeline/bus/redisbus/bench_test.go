@@ -12,7 +12,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/pipeline/event"
-	"github.com/driftwatch/driftwatch/pipeline/redistest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 // benchPayload is the size and shape of a typical fact (a one-field diff).

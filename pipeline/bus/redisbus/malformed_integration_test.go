@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/driftwatch/driftwatch/pipeline/bus"
-	"github.com/driftwatch/driftwatch/pipeline/redistest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 func TestSubscriptionKeepsDeliveringPastMalformedEntries(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
-	"github.com/driftwatch/driftwatch/pipeline/redistest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 // receive waits for the next message on ch.

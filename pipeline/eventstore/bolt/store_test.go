@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
-	"github.com/driftwatch/driftwatch/pipeline/eventstore/storetest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/storetest"
 )
 
 func openTemp(t *testing.T, cfg Config) *Store {

@@ -1,7 +1,7 @@
 // Package esdb is the EventStoreDB adapter of the eventstore.Store port, for deployments that
 // already run EventStoreDB. It uses the gRPC client
 // (github.com/EventStore/EventStore-Client-Go/v4/esdb) and passes the contract suite in
-// eventstore/storetest: on every run against esdbfake (the real client over real gRPC to an
+// internal/testsupport/storetest: on every run against esdbfake (the real client over real gRPC to an
 // in-memory server that mirrors the wire protocol), and against a real server when
 // DRIFTWATCH_EVENTSTORE_URL points at one.
 //

@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
-	"github.com/driftwatch/driftwatch/pipeline/eventstore/esdb/esdbfake"
-	"github.com/driftwatch/driftwatch/pipeline/eventstore/storetest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/esdbfake"
+	"github.com/driftwatch/driftwatch/internal/testsupport/storetest"
 )
 
 // runContract runs the contract suite on stores connected to the server at url.

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
-	"github.com/driftwatch/driftwatch/pipeline/eventstore/storetest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/storetest"
 	"github.com/driftwatch/driftwatch/projections/internal/memstore"
 )
 

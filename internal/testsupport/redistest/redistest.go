@@ -15,7 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/driftwatch/driftwatch/pipeline/testenv"
+	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 )
 
 // startTimeout bounds how long Start and Restart wait for the server to answer PING.

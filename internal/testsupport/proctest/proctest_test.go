@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftwatch/driftwatch/pipeline/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
 )
 
 func TestBuffer(t *testing.T) {

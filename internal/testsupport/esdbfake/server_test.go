@@ -11,7 +11,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
-	"github.com/driftwatch/driftwatch/pipeline/eventstore/esdb/esdbfake"
+	"github.com/driftwatch/driftwatch/internal/testsupport/esdbfake"
 )
 
 // connect starts a fake and returns a client of it, closed when t ends.
