@@ -21,24 +21,13 @@ type JSONPatchCase struct {
 	Disabled bool            `json:"disabled"`
 }
 
-// JSONPatchCases reads tests.json and spec_tests.json from DRIFTWATCH_CONFORMANCE_DIR, else
-// from shared/conformance/json-patch beside the repository (the directory above the one with
-// go.mod). Missing data skips the test, or fails it under DRIFTWATCH_REQUIRE_ALL=1.
+// JSONPatchCases reads tests.json and spec_tests.json of the json-patch conformance suite (see
+// ConformanceFile).
 func JSONPatchCases(t testing.TB) []JSONPatchCase {
 	t.Helper()
-	dir := os.Getenv("DRIFTWATCH_CONFORMANCE_DIR")
-	if dir == "" {
-		dir = filepath.Join(repoRoot(t), "..", "shared", "conformance", "json-patch")
-	}
 	var out []JSONPatchCase
 	for _, name := range []string{"tests.json", "spec_tests.json"} {
-		raw, err := os.ReadFile(filepath.Join(dir, name))
-		if os.IsNotExist(err) {
-			Missing(t, "JSON Patch conformance data not found in %s (set DRIFTWATCH_CONFORMANCE_DIR or clone shared/ beside the repository)", dir)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := ConformanceFile(t, "json-patch", name)
 		var cases []JSONPatchCase
 		if err := json.Unmarshal(raw, &cases); err != nil {
 			t.Fatalf("decode %s: %v", name, err)
@@ -49,6 +38,34 @@ func JSONPatchCases(t testing.TB) []JSONPatchCase {
 		out = append(out, cases...)
 	}
 	return out
+}
+
+// ConformanceFile reads file name of an outside conformance suite (json-patch, sarif, junit,
+// cloudevents, standard-webhooks) from $DRIFTWATCH_CONFORMANCE_DIR/<suite>, else from
+// shared/conformance/<suite> beside the repository (the directory above the one with go.mod).
+// Missing data skips the test, or fails it under DRIFTWATCH_REQUIRE_ALL=1.
+func ConformanceFile(t testing.TB, suite, name string) []byte {
+	t.Helper()
+	path := ConformancePath(t, suite, name)
+	raw, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		Missing(t, "conformance data %s not found (set DRIFTWATCH_CONFORMANCE_DIR or clone shared/ beside the repository)", path)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// ConformancePath is where ConformanceFile reads file name of suite, for tools that take a
+// path (xmllint --schema).
+func ConformancePath(t testing.TB, suite, name string) string {
+	t.Helper()
+	dir := os.Getenv("DRIFTWATCH_CONFORMANCE_DIR")
+	if dir == "" {
+		dir = filepath.Join(repoRoot(t), "..", "shared", "conformance")
+	}
+	return filepath.Join(dir, suite, name)
 }
 
 // repoRoot is the nearest directory at or above the working directory holding go.mod.
