@@ -17,11 +17,11 @@ import (
 
 	"github.com/driftwatch/driftwatch/agent/publish"
 	"github.com/driftwatch/driftwatch/agent/spool"
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/fault"
-	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 func submission(t *testing.T, id string) (event.ObservationSubmitted_v1, event.AgentEnrolled_v1) {

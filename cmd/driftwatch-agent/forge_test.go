@@ -16,11 +16,11 @@ import (
 
 	"github.com/driftwatch/driftwatch/agent/credential"
 	"github.com/driftwatch/driftwatch/agent/publish"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
-	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
-	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
 

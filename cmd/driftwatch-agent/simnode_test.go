@@ -15,9 +15,9 @@ import (
 
 	"github.com/driftwatch/driftwatch/agent"
 	"github.com/driftwatch/driftwatch/agent/capture"
+	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/pipeline/event"
-	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
 

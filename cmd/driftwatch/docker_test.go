@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/internal/testsupport/dockertest"
-	"github.com/driftwatch/driftwatch/pipeline/event"
-	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
 	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
 	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
+	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
 )
 
 // Labels of the Docker source's contract (README, "Docker source").

@@ -10,9 +10,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/pipeline/event"
-	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
 )
 
 // benchPayload is the size and shape of a typical fact (a one-field diff).

@@ -10,8 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
+	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 )
 
 func TestConfig(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/driftwatch/driftwatch/pipeline/bus"
 	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
+	"github.com/driftwatch/driftwatch/pipeline/bus"
 )
 
 func TestSubscriptionKeepsDeliveringPastMalformedEntries(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
-	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
+	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 )
 
 // receive waits for the next message on ch.

@@ -8,8 +8,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
 
-	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/internal/testsupport/redistest"
+	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 )
 
 // features are what this adapter really guarantees. Order holds only with one consumer in a

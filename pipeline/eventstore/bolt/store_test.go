@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/internal/testsupport/storetest"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
 func openTemp(t *testing.T, cfg Config) *Store {

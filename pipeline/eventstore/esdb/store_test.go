@@ -8,9 +8,9 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
-	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/internal/testsupport/esdbfake"
 	"github.com/driftwatch/driftwatch/internal/testsupport/storetest"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
 // runContract runs the contract suite on stores connected to the server at url.

@@ -3,8 +3,8 @@ package memstore_test
 import (
 	"testing"
 
-	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/internal/testsupport/storetest"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/projections/internal/memstore"
 )
 
