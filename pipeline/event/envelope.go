@@ -25,6 +25,12 @@ const (
 	MetaTime          = "ce_time"
 	MetaCorrelationID = "correlation_id"
 	MetaCausationID   = "causation_id"
+	// MetaDataContentType is set to "application/json" on messages whose payload driftwatch
+	// encoded itself: EnvelopeOf then takes the payload as JSON data without checking it.
+	MetaDataContentType = "ce_datacontenttype"
+	// MetaPosition carries the event-store position of a message's fact (decimal), so that a
+	// stage can wait for a read model to reach it before deciding.
+	MetaPosition = "driftwatch_position"
 )
 
 // Envelope is a CloudEvents 1.0 event in structured JSON mode: the form every fact has on the
@@ -113,10 +119,14 @@ func EnvelopeOf(msg *message.Message) Envelope {
 	} else {
 		e.Time = time.Now().UTC()
 	}
-	if len(msg.Payload) > 0 && json.Valid(msg.Payload) {
+	switch {
+	case len(msg.Payload) > 0 && msg.Metadata.Get(MetaDataContentType) == "application/json":
+		e.DataContentType = "application/json"
+		e.Data = json.RawMessage(msg.Payload)
+	case len(msg.Payload) > 0 && json.Valid(msg.Payload):
 		e.DataContentType = "application/json"
 		e.Data = compact(msg.Payload)
-	} else if len(msg.Payload) > 0 {
+	case len(msg.Payload) > 0:
 		e.DataContentType = "application/octet-stream"
 		e.DataBase64 = base64.StdEncoding.EncodeToString(msg.Payload)
 	}
@@ -151,5 +161,11 @@ func (e Envelope) Message() (*message.Message, error) {
 	if e.CausationID != "" {
 		msg.Metadata.Set(MetaCausationID, e.CausationID)
 	}
+	if e.DataContentType == "application/json" && len(e.Data) > 0 {
+		msg.Metadata.Set(MetaDataContentType, e.DataContentType)
+	}
 	return msg, nil
 }
+
+// JSON renders the envelope as structured-mode CloudEvents JSON, writing Data as it is.
+func (e Envelope) JSON() []byte { return appendEnvelope(make([]byte, 0, len(e.Data)+256), e) }

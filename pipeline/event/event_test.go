@@ -81,7 +81,10 @@ func TestStoredFactsLiveInTheStreamOfTheirSubject(t *testing.T) {
 	if err := json.Unmarshal(ev.Data, &env); err != nil || env.ID != r.ID || env.Subject != "vm-1" {
 		t.Fatalf("stored data %s: %v", ev.Data, err)
 	}
-	if event.TopicOf(event.TypeDriftDetected) != "drift.detected" || event.StreamOf(event.TypePoison, "x") != "" {
-		t.Fatal("routes changed: drift.detected is a public stream key; poison is not stored")
+	if event.TopicOf(event.TypeDriftDetected) != "drift.detected" || event.StreamOf(event.TypePoison, "x") != "poison-x" {
+		t.Fatal("routes changed: drift.detected is a public stream key; poison is stored beside its subject")
+	}
+	if event.StateStream("sha256:ab") != "state-sha256:ab" || event.TopicOf(event.TypeStateRecorded) != "" || event.TopicOf(event.TypeObservationUnchanged) != "" {
+		t.Fatal("states and unchanged observations are stored and never published")
 	}
 }

@@ -26,6 +26,14 @@ const (
 	TypeActionRequested      = "io.driftwatch.action.requested.v1"
 	TypeActionSucceeded      = "io.driftwatch.action.succeeded.v1"
 	TypeActionFailed         = "io.driftwatch.action.failed.v1"
+
+	TypeStateRecorded          = "io.driftwatch.state.recorded.v1"
+	TypeObservationReceivedV2  = "io.driftwatch.observation.received.v2"
+	TypeObservationUnchanged   = "io.driftwatch.observation.unchanged.v1"
+	TypeEvaluationRequested    = "io.driftwatch.evaluation.requested.v1"
+	TypeDesiredStateResolvedV2 = "io.driftwatch.desired_state.resolved.v2"
+	TypeDiffComputedV2         = "io.driftwatch.diff.computed.v2"
+	TypePolicyEvaluatedV2      = "io.driftwatch.policy.evaluated.v2"
 )
 
 // route says where a fact type travels: its bus topic and its event-store stream prefix.
@@ -45,13 +53,29 @@ var routes = map[string]route{
 	TypeDriftAcknowledged:    {topic: topic.DriftAcknowledged, stream: DriftStreamPrefix},
 	TypePolicyChanged:        {stream: "policy-"},
 	TypeTemplateChanged:      {stream: "template-"},
-	TypePoison:               {topic: topic.Poison},
+	TypePoison:               {topic: topic.Poison, stream: "poison-"},
 	TypeAgentEnrolled:        {stream: "agent-"},
 	TypeObservationRejected:  {topic: topic.ObservationRejected, stream: "rejected-"},
 	TypeActionRequested:      {topic: topic.ActionRequested, stream: ActionStreamPrefix},
 	TypeActionSucceeded:      {topic: topic.ActionSucceeded, stream: ActionStreamPrefix},
 	TypeActionFailed:         {topic: topic.ActionFailed, stream: ActionStreamPrefix},
+
+	TypeStateRecorded:          {stream: "state-"},
+	TypeObservationReceivedV2:  {topic: topic.ObservationReceivedV2, stream: ObservationStreamPrefix},
+	TypeObservationUnchanged:   {stream: ObservationStreamPrefix},
+	TypeEvaluationRequested:    {topic: topic.EvaluationRequested, stream: EvaluationStreamPrefix},
+	TypeDesiredStateResolvedV2: {topic: topic.DesiredStateResolvedV2, stream: EvaluationStreamPrefix},
+	TypeDiffComputedV2:         {topic: topic.DiffComputedV2, stream: EvaluationStreamPrefix},
+	TypePolicyEvaluatedV2:      {topic: topic.PolicyEvaluatedV2, stream: EvaluationStreamPrefix},
 }
+
+// ObservationStreamPrefix starts the event-store stream of one CI's observations
+// (received, unchanged): the ingest stage owns it and appends with optimistic concurrency.
+const ObservationStreamPrefix = "observation-"
+
+// EvaluationStreamPrefix starts the event-store stream of one CI's evaluations: requested
+// re-evaluations, resolved desired states, diffs and verdicts.
+const EvaluationStreamPrefix = "evaluation-"
 
 // ActionStreamPrefix starts the event-store stream that holds one CI's actions (requested,
 // succeeded, failed).

@@ -40,8 +40,16 @@ type Event struct {
 	ID string
 	// Type is the CloudEvents type.
 	Type string
-	// Data is the CloudEvents envelope (structured JSON mode).
+	// Data is the CloudEvents envelope (structured JSON mode). The producer guarantees it is
+	// JSON; stores do not parse it.
 	Data json.RawMessage
+}
+
+// Append is one append of AppendMany: events for stream, expected at a revision.
+type Append struct {
+	Stream   string
+	Expected Revision
+	Events   []Event
 }
 
 // Recorded is an event as read back.
@@ -73,6 +81,18 @@ type Store interface {
 	// An append without events is refused. A revision mismatch returns an error wrapping
 	// ErrWrongRevision.
 	Append(ctx context.Context, stream string, expected Revision, events ...Event) (AppendResult, error)
+	// AppendMany makes several appends, each to its own stream at its own expected revision,
+	// as if by one Append call each, in order (a stream may appear more than once; later
+	// appends see earlier ones). It returns one result per append. The embedded adapter
+	// commits them in one transaction: all are made or, on any error, none. Adapters without
+	// multi-stream transactions make them one after another and stop at the first error, so
+	// earlier ones may be made; since appends are idempotent by event ID, calling again with
+	// the same events is safe either way. A revision conflict returns an error wrapping
+	// ErrWrongRevision that names the stream. An empty list is refused.
+	AppendMany(ctx context.Context, appends []Append) ([]AppendResult, error)
+	// ReadLast returns the last event of stream; found is false when the stream does not
+	// exist.
+	ReadLast(ctx context.Context, stream string) (rec Recorded, found bool, err error)
 	// ReadStream returns up to max events of stream from revision from on, oldest first. A
 	// stream that does not exist reads as empty. max must be positive.
 	ReadStream(ctx context.Context, stream string, from uint64, max int) ([]Recorded, error)

@@ -6,8 +6,19 @@ const (
 	// Observations is where sources (agents, the Docker watcher, POST /observations) submit raw
 	// observations.
 	Observations = "driftwatch.observations.v1"
-	// ObservationReceived carries observations that passed ingest.
+	// ObservationReceived carries observations that passed ingest (v1 facts: whole states).
 	ObservationReceived = "driftwatch.observation-received.v1"
+	// ObservationReceivedV2 carries observations that passed ingest and changed their CI's
+	// state, by state hash.
+	ObservationReceivedV2 = "driftwatch.observation-received.v2"
+	// EvaluationRequested carries requests to evaluate a CI's last state again (reconcile,
+	// changed desired state or policy).
+	EvaluationRequested = "driftwatch.evaluation-requested.v1"
+	// DesiredStateResolvedV2, DiffComputedV2 and PolicyEvaluatedV2 carry the evaluation
+	// chain's facts, which refer to states by hash.
+	DesiredStateResolvedV2 = "driftwatch.desired-state-resolved.v2"
+	DiffComputedV2         = "driftwatch.diff-computed.v2"
+	PolicyEvaluatedV2      = "driftwatch.policy-evaluated.v2"
 	// DesiredStateResolved carries observations paired with their desired state.
 	DesiredStateResolved = "driftwatch.desired-state-resolved.v1"
 	// DiffComputed carries field-level diffs.

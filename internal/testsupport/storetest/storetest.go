@@ -32,12 +32,15 @@ func contracts() []contract {
 	all = append(all, readContracts()...)
 	all = append(all, subscribeContracts()...)
 	all = append(all, concurrencyContracts()...)
+	all = append(all, manyContracts()...)
 	return all
 }
 
 // Run runs the contract suite: one parallel subtest per behaviour, each on a store from open.
 // open may return a fresh store or a connection to a shared one; Run closes each store it
-// opens when the subtest ends.
+// opens when the subtest ends. A store whose AppendMany is atomic says so with a method
+// AtomicAppendMany() bool returning true, and the suite then checks that a failed call
+// wrote nothing.
 func Run(t *testing.T, open func(t *testing.T) eventstore.Store) {
 	t.Helper()
 	for _, c := range contracts() {

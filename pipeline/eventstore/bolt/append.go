@@ -12,17 +12,23 @@ import (
 // maxStreamLen bounds stream names so that every key stays far below bbolt's key limit.
 const maxStreamLen = 4096
 
-// appendReq is one Append waiting for the committer.
+// appendReq is one Append or AppendMany waiting for the committer.
 type appendReq struct {
+	parts []appendPart
+	reply chan appendReply // buffered: the committer never waits for a caller
+}
+
+// appendPart is one stream's share of a request.
+type appendPart struct {
 	stream   string
 	expected eventstore.Revision
 	events   []pending
-	reply    chan appendReply // buffered: the committer never waits for a caller
 }
 
-// appendReply is the committer's answer to one appendReq.
+// appendReply is the committer's answer to one appendReq: one result per part, or the error
+// that made the committer write none of them.
 type appendReply struct {
-	res eventstore.AppendResult
+	res []eventstore.AppendResult
 	err error
 }
 
@@ -31,18 +37,28 @@ type appendReply struct {
 // while the append is queued or being committed, Append returns ctx's error and the events
 // may or may not be recorded; retrying with the same IDs is safe.
 func (s *Store) Append(ctx context.Context, stream string, expected eventstore.Revision, events ...eventstore.Event) (eventstore.AppendResult, error) {
-	req, err := newAppendReq(stream, expected, events)
+	res, err := s.AppendMany(ctx, []eventstore.Append{{Stream: stream, Expected: expected, Events: events}})
 	if err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, err)
+		return eventstore.AppendResult{}, err
+	}
+	return res[0], nil
+}
+
+// AppendMany makes every append in one transaction: all of them or, on any error, none (see
+// eventstore.Store). It returns once they are on disk.
+func (s *Store) AppendMany(ctx context.Context, appends []eventstore.Append) ([]eventstore.AppendResult, error) {
+	req, err := newAppendReq(appends)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.enqueue(ctx, req); err != nil {
-		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, err)
+		return nil, fmt.Errorf("append to %s: %w", req.parts[0].stream, err)
 	}
 	select {
 	case rep := <-req.reply:
 		return rep.res, rep.err
 	case <-ctx.Done():
-		return eventstore.AppendResult{}, fmt.Errorf("append to %s: outcome unknown: %w", stream, ctx.Err())
+		return nil, fmt.Errorf("append to %s: outcome unknown: %w", req.parts[0].stream, ctx.Err())
 	}
 }
 
@@ -61,19 +77,28 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 	}
 }
 
-// newAppendReq checks an append and copies its events, so that the caller may reuse its
+// newAppendReq checks the appends and copies their events, so that the caller may reuse its
 // buffers even when it stops waiting. It reports every problem at once.
-func newAppendReq(stream string, expected eventstore.Revision, events []eventstore.Event) (*appendReq, error) {
-	ids, err := eventstore.CheckAppend(stream, expected, events)
-	if len(stream) > maxStreamLen {
-		err = errors.Join(err, fmt.Errorf("stream name: %d bytes, at most %d allowed", len(stream), maxStreamLen))
+func newAppendReq(appends []eventstore.Append) (*appendReq, error) {
+	if len(appends) == 0 {
+		return nil, errors.New("append: no appends")
 	}
-	if err != nil {
-		return nil, err
+	req := &appendReq{parts: make([]appendPart, len(appends)), reply: make(chan appendReply, 1)}
+	var errs []error
+	for i, a := range appends {
+		ids, err := eventstore.CheckAppend(a.Stream, a.Expected, a.Events)
+		if len(a.Stream) > maxStreamLen {
+			err = errors.Join(err, fmt.Errorf("stream name: %d bytes, at most %d allowed", len(a.Stream), maxStreamLen))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("append to %s: %w", a.Stream, err))
+			continue
+		}
+		part := appendPart{stream: a.Stream, expected: a.Expected, events: make([]pending, len(a.Events))}
+		for j, e := range a.Events {
+			part.events[j] = pending{id: ids[j], typ: e.Type, data: bytes.Clone(e.Data)}
+		}
+		req.parts[i] = part
 	}
-	req := &appendReq{stream: stream, expected: expected, events: make([]pending, len(events)), reply: make(chan appendReply, 1)}
-	for i, e := range events {
-		req.events[i] = pending{id: ids[i], typ: e.Type, data: bytes.Clone(e.Data)}
-	}
-	return req, nil
+	return req, errors.Join(errs...)
 }

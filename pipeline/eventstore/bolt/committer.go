@@ -37,7 +37,8 @@ func (s *Store) commitLoop() {
 
 // commit applies batch in one transaction, in order, so that later appends see earlier ones
 // (two appends to one stream in one batch work as if sequential). A revision conflict fails
-// only its own append; a storage failure fails the whole batch, since nothing of it is durable.
+// only its own request, which then writes nothing; a storage failure fails the whole batch,
+// since nothing of it is durable.
 func (s *Store) commit(batch []*appendReq) {
 	replies := make([]appendReply, len(batch))
 	wrote := false
@@ -47,7 +48,7 @@ func (s *Store) commit(batch []*appendReq) {
 		for i, req := range batch {
 			rep, n, err := b.apply(req, now)
 			if err != nil {
-				return fmt.Errorf("stream %s: %w", req.stream, err)
+				return err
 			}
 			replies[i] = rep
 			wrote = wrote || n > 0
@@ -56,7 +57,7 @@ func (s *Store) commit(batch []*appendReq) {
 	})
 	if err != nil {
 		for i, req := range batch {
-			replies[i] = appendReply{err: fmt.Errorf("append to %s: commit batch of %d appends: %w", req.stream, len(batch), err)}
+			replies[i] = appendReply{err: fmt.Errorf("append to %s: commit batch of %d appends: %w", req.parts[0].stream, len(batch), err)}
 		}
 		wrote = false
 	} else {
@@ -87,64 +88,127 @@ func openBuckets(tx *bbolt.Tx) txBuckets {
 	return b
 }
 
-// apply writes the new events of req, or answers it without writing: with the stored copy
-// when every event is already stored, with a WrongRevisionError on a conflict. It returns
-// how many events it wrote; an error means the transaction cannot go on.
+// apply writes the new events of every part of req, or none of them: each part is checked
+// first (events already stored, expected revision; parts of one request see each other), and
+// a conflict answers the request with a WrongRevisionError without writing. It returns how
+// many events it wrote; an error means the transaction cannot go on.
 func (b txBuckets) apply(req *appendReq, now time.Time) (appendReply, int, error) {
-	fresh := make([]pending, 0, len(req.events))
-	var seen map[uuid.UUID]bool // IDs repeated within req; most appends carry one event
-	if len(req.events) > 1 {
-		seen = make(map[uuid.UUID]bool, len(req.events))
+	plans := make([]partPlan, len(req.parts))
+	heads := map[string]partHead{} // heads as earlier parts of this request leave them
+	seen := map[uuid.UUID]bool{}   // ids written by earlier parts of this request
+	for i, p := range req.parts {
+		plan, err := b.plan(p, heads, seen)
+		if err != nil {
+			return appendReply{}, 0, fmt.Errorf("stream %s: %w", p.stream, err)
+		}
+		if plan.conflict != nil {
+			return appendReply{err: plan.conflict}, 0, nil
+		}
+		plans[i] = plan
 	}
-	for _, e := range req.events {
+	rep := appendReply{res: make([]eventstore.AppendResult, len(req.parts))}
+	wrote := 0
+	for i, p := range req.parts {
+		res, n, err := b.write(p, plans[i], now)
+		if err != nil {
+			return appendReply{}, 0, fmt.Errorf("stream %s: %w", p.stream, err)
+		}
+		rep.res[i] = res
+		wrote += n
+	}
+	return rep, wrote, nil
+}
+
+// partHead is a stream's head while a request is planned.
+type partHead struct {
+	rev    uint64
+	exists bool
+}
+
+// partPlan is what one part will write: its fresh events from revision rev, or, when every
+// event is stored, the result of the stored copy of its last one.
+type partPlan struct {
+	fresh    []pending
+	rev      uint64
+	stored   eventstore.AppendResult
+	pending  bool // the stored result is that of an event an earlier part writes
+	conflict error
+}
+
+// plan checks one part against the store and the earlier parts of its request.
+func (b txBuckets) plan(p appendPart, heads map[string]partHead, seen map[uuid.UUID]bool) (partPlan, error) {
+	var plan partPlan
+	for _, e := range p.events {
 		if seen[e.id] || b.ids.Get(e.id[:]) != nil {
 			continue
 		}
-		if seen != nil {
-			seen[e.id] = true
+		seen[e.id] = true
+		plan.fresh = append(plan.fresh, e)
+	}
+	if len(plan.fresh) == 0 {
+		last := p.events[len(p.events)-1].id
+		if b.ids.Get(last[:]) == nil {
+			// Written by an earlier part of this request: its result is known only then.
+			plan.pending = true
+			return plan, nil
 		}
-		fresh = append(fresh, e)
+		res, err := b.storedResult(last)
+		plan.stored = res
+		return plan, err
 	}
-	if len(fresh) == 0 {
-		res, err := b.storedResult(req.events[len(req.events)-1].id)
-		return appendReply{res: res}, 0, err
+	h, ok := heads[p.stream]
+	if !ok {
+		h.rev, h.exists = b.head(p.stream)
 	}
-
-	head, exists := b.head(req.stream)
-	if !matches(req.expected, head, exists) {
+	if !matches(p.expected, h.rev, h.exists) {
 		actual := int64(-1)
-		if exists {
-			actual = int64(head)
+		if h.exists {
+			actual = int64(h.rev)
 		}
-		return appendReply{err: &eventstore.WrongRevisionError{Stream: req.stream, Expected: req.expected, Actual: actual}}, 0, nil
+		plan.conflict = &eventstore.WrongRevisionError{Stream: p.stream, Expected: p.expected, Actual: actual}
+		return plan, nil
 	}
-	rev := uint64(0)
-	if exists {
-		rev = head + 1
+	plan.rev = 0
+	if h.exists {
+		plan.rev = h.rev + 1
 	}
-	prefix := streamPrefix(req.stream)
+	heads[p.stream] = partHead{rev: plan.rev + uint64(len(plan.fresh)) - 1, exists: true}
+	return plan, nil
+}
+
+// write makes one planned part.
+func (b txBuckets) write(p appendPart, plan partPlan, now time.Time) (eventstore.AppendResult, int, error) {
+	if len(plan.fresh) == 0 {
+		if plan.pending {
+			res, err := b.storedResult(p.events[len(p.events)-1].id)
+			return res, 0, err
+		}
+		return plan.stored, 0, nil
+	}
+	prefix := streamPrefix(p.stream)
+	rev := plan.rev
 	var pos uint64
-	for i := range fresh {
+	for i := range plan.fresh {
 		var err error
 		if pos, err = b.events.NextSequence(); err != nil {
-			return appendReply{}, 0, fmt.Errorf("next position: %w", err)
+			return eventstore.AppendResult{}, 0, fmt.Errorf("next position: %w", err)
 		}
 		key := u64(pos)
-		if err := b.events.Put(key, encodeRecord(req.stream, rev, fresh[i], now)); err != nil {
-			return appendReply{}, 0, fmt.Errorf("put event: %w", err)
+		if err := b.events.Put(key, encodeRecord(p.stream, rev, plan.fresh[i], now)); err != nil {
+			return eventstore.AppendResult{}, 0, fmt.Errorf("put event: %w", err)
 		}
-		if err := b.ids.Put(fresh[i].id[:], key); err != nil {
-			return appendReply{}, 0, fmt.Errorf("put id index: %w", err)
+		if err := b.ids.Put(plan.fresh[i].id[:], key); err != nil {
+			return eventstore.AppendResult{}, 0, fmt.Errorf("put id index: %w", err)
 		}
 		if err := b.streams.Put(streamKey(prefix, rev), key); err != nil {
-			return appendReply{}, 0, fmt.Errorf("put stream index: %w", err)
+			return eventstore.AppendResult{}, 0, fmt.Errorf("put stream index: %w", err)
 		}
 		rev++
 	}
-	if err := b.heads.Put([]byte(req.stream), u64(rev-1)); err != nil {
-		return appendReply{}, 0, fmt.Errorf("put stream head: %w", err)
+	if err := b.heads.Put([]byte(p.stream), u64(rev-1)); err != nil {
+		return eventstore.AppendResult{}, 0, fmt.Errorf("put stream head: %w", err)
 	}
-	return appendReply{res: eventstore.AppendResult{NextRevision: rev - 1, Position: eventstore.Position(pos)}}, len(fresh), nil
+	return eventstore.AppendResult{NextRevision: rev - 1, Position: eventstore.Position(pos)}, len(plan.fresh), nil
 }
 
 // head returns the revision of the last event of stream, if it exists.

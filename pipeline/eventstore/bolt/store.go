@@ -129,6 +129,29 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, max 
 	return out, nil
 }
 
+// ReadLast returns the last event of stream.
+func (s *Store) ReadLast(ctx context.Context, stream string) (eventstore.Recorded, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return eventstore.Recorded{}, false, fmt.Errorf("read last of %s: %w", stream, err)
+	}
+	var rec eventstore.Recorded
+	found := false
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		head := tx.Bucket(bucketHeads).Get([]byte(stream))
+		if head == nil {
+			return nil
+		}
+		pos := tx.Bucket(bucketStreams).Get(streamKey(streamPrefix(stream), beUint64(head)))
+		r, err := decodeRecord(beUint64(pos), tx.Bucket(bucketEvents).Get(pos))
+		rec, found = r, err == nil
+		return err
+	})
+	if err != nil {
+		return eventstore.Recorded{}, false, fmt.Errorf("read last of %s: %w", stream, closedErr(err))
+	}
+	return rec, found, nil
+}
+
 // ReadAll returns up to max events after position after, in global order.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.Recorded, error) {
 	if err := checkRead(ctx, max); err != nil {
@@ -174,3 +197,7 @@ func closedErr(err error) error {
 	}
 	return err
 }
+
+// AtomicAppendMany reports that AppendMany makes all of its appends or none: they are
+// committed in one transaction.
+func (s *Store) AtomicAppendMany() bool { return true }

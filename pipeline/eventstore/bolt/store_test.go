@@ -113,7 +113,7 @@ func TestStore(t *testing.T) {
 				if !errors.As(rep.err, &wrong) || wrong.Actual != 1 {
 					t.Fatalf("append %d: got %v, want a wrong revision error at actual 1", i, rep.err)
 				}
-			case rep.err != nil || rep.res.NextRevision != want[i].rev || rep.res.Position != want[i].pos:
+			case rep.err != nil || rep.res[0].NextRevision != want[i].rev || rep.res[0].Position != want[i].pos:
 				t.Fatalf("append %d: got %+v, %v, want revision %d position %d", i, rep.res, rep.err, want[i].rev, want[i].pos)
 			}
 		}
@@ -145,7 +145,7 @@ func TestStore(t *testing.T) {
 			t.Fatalf("rollback: %v", err)
 		}
 		for i, req := range reqs {
-			if rep := <-req.reply; rep.err != nil || rep.res.NextRevision != uint64(i) {
+			if rep := <-req.reply; rep.err != nil || rep.res[0].NextRevision != uint64(i) {
 				t.Fatalf("append %d: got %+v, %v, want revision %d", i, rep.res, rep.err, i)
 			}
 		}
@@ -209,7 +209,7 @@ func TestStore(t *testing.T) {
 
 func mustReq(t *testing.T, stream string, expected eventstore.Revision, evs ...eventstore.Event) *appendReq {
 	t.Helper()
-	req, err := newAppendReq(stream, expected, evs)
+	req, err := newAppendReq([]eventstore.Append{{Stream: stream, Expected: expected, Events: evs}})
 	if err != nil {
 		t.Fatalf("new append request: %v", err)
 	}

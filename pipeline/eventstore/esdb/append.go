@@ -51,6 +51,24 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.R
 	}
 }
 
+// AppendMany makes the appends one after another: EventStoreDB has no transaction across
+// streams. It stops at the first error; the appends before it are made, and calling again
+// with the same events is safe (see eventstore.Store).
+func (s *Store) AppendMany(ctx context.Context, appends []eventstore.Append) ([]eventstore.AppendResult, error) {
+	if len(appends) == 0 {
+		return nil, errors.New("append: no appends")
+	}
+	out := make([]eventstore.AppendResult, len(appends))
+	for i, a := range appends {
+		res, err := s.Append(ctx, a.Stream, a.Expected, a.Events...)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
 // expectedRevision maps the port's expected revision to the client's.
 func expectedRevision(r eventstore.Revision) esdb.ExpectedRevision {
 	switch r {

@@ -73,6 +73,26 @@ func (s *Store) ReadStream(ctx context.Context, stream string, from uint64, max 
 	}
 }
 
+// ReadLast returns the last event of stream, read backwards from its end.
+func (s *Store) ReadLast(ctx context.Context, stream string) (eventstore.Recorded, bool, error) {
+	rs, err := s.client.ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	if err != nil {
+		return eventstore.Recorded{}, false, fmt.Errorf("read last of %s: %w", stream, err)
+	}
+	defer rs.Close()
+	for {
+		ev, err := rs.Recv()
+		switch {
+		case errors.Is(err, io.EOF), isCode(err, esdb.ErrorCodeResourceNotFound):
+			return eventstore.Recorded{}, false, nil
+		case err != nil:
+			return eventstore.Recorded{}, false, fmt.Errorf("read last of %s: %w", stream, err)
+		case ev.Event != nil:
+			return recorded(ev.Event), true, nil
+		}
+	}
+}
+
 // ReadAll returns up to max events after position after, in global order, without system
 // events. after must be 0 or a position this store returned.
 func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int) ([]eventstore.Recorded, error) {

@@ -219,3 +219,34 @@ func (s *subscription) Events() <-chan eventstore.Recorded { return s.events }
 
 // Err implements eventstore.Subscription.
 func (s *subscription) Err() error { return s.err }
+
+// AppendMany implements eventstore.Store: the appends one after another, stopping at the
+// first error.
+func (s *Store) AppendMany(ctx context.Context, appends []eventstore.Append) ([]eventstore.AppendResult, error) {
+	if len(appends) == 0 {
+		return nil, errors.New("memstore: append many without appends")
+	}
+	out := make([]eventstore.AppendResult, len(appends))
+	for i, a := range appends {
+		res, err := s.Append(ctx, a.Stream, a.Expected, a.Events...)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+// ReadLast implements eventstore.Store.
+func (s *Store) ReadLast(ctx context.Context, stream string) (eventstore.Recorded, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return eventstore.Recorded{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idx := s.streams[stream]
+	if len(idx) == 0 {
+		return eventstore.Recorded{}, false, nil
+	}
+	return s.all[idx[len(idx)-1]], true, nil
+}
