@@ -36,6 +36,8 @@ type counter struct {
 
 func (c *counter) Name() string { return "counter" }
 
+func (c *counter) Version() int { return 1 }
+
 func (c *counter) Open(db *bolt.DB) error {
 	c.db = db
 	return db.Update(func(tx *bolt.Tx) error {

@@ -16,10 +16,16 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
-// Projection is one read model kept in the runner's bbolt file.
+// Projection is one read model kept in the runner's bbolt file. Each has its own checkpoint:
+// one added to an existing file starts from position 0 and catches up by itself, and so does
+// one whose Version changed (its bucket is dropped first).
 type Projection interface {
 	// Name identifies the projection in logs and in its top-level bucket; stable kebab-case.
+	// Everything the projection keeps lives in that bucket.
 	Name() string
+	// Version is the schema of what the projection keeps; a new version rebuilds it from
+	// position 0.
+	Version() int
 	// Open creates the projection's buckets in db when they are missing, loads any in-memory
 	// state from them and keeps db for queries. The runner calls it once, before any Apply;
 	// opening an instance again (as after Rebuild) starts it over on the new db.

@@ -106,29 +106,40 @@ type skipped struct {
 	err        error
 }
 
-// apply applies a batch to every projection and moves the checkpoint, in one transaction.
-// Events at or before the stored checkpoint are redeliveries and change nothing.
+// apply applies a batch to every projection whose checkpoint is before each event, and
+// moves the checkpoints, in one transaction. Events at or before a projection's checkpoint
+// are redeliveries (or, for a projection that is catching up, events the others have) and
+// change nothing.
 func (r *Runner) apply(batch []eventstore.Recorded) error {
 	var skips []skipped
-	var last eventstore.Position
+	marks := r.checkpoints()
 	err := r.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(metaBucket)
-		last = checkpoint(meta)
 		for _, rec := range batch {
-			if rec.Position <= last {
-				continue
-			}
-			last = rec.Position
-			env, err := event.FromStore(rec)
-			if err != nil {
-				skips = append(skips, skipped{rec: rec, err: err})
-				continue
-			}
-			if !event.Known(env.Type) {
-				skips = append(skips, skipped{rec: rec, err: fmt.Errorf("unknown event type %q", env.Type)})
-				continue
-			}
-			for _, p := range r.projs {
+			var env event.Envelope
+			decoded := false
+			for i, p := range r.projs {
+				if rec.Position <= marks[i] {
+					continue
+				}
+				marks[i] = rec.Position
+				if !consumes(p, rec.Type) {
+					continue
+				}
+				if !decoded {
+					decoded = true
+					var err error
+					if env, err = event.FromStore(rec); err != nil {
+						skips = append(skips, skipped{rec: rec, err: err})
+						env.Type = ""
+					} else if !event.Known(env.Type) {
+						skips = append(skips, skipped{rec: rec, err: fmt.Errorf("unknown event type %q", env.Type)})
+						env.Type = ""
+					}
+				}
+				if env.Type == "" {
+					continue
+				}
 				err := p.Apply(tx, Event{Recorded: rec, Envelope: env})
 				if IsSkip(err) {
 					skips = append(skips, skipped{rec: rec, projection: p.Name(), err: err})
@@ -137,9 +148,12 @@ func (r *Runner) apply(batch []eventstore.Recorded) error {
 				}
 			}
 		}
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(last))
-		return meta.Put(checkpointKey, v[:])
+		for i, p := range r.projs {
+			if err := meta.Put(checkpointKey(p.Name()), binary.BigEndian.AppendUint64(nil, uint64(marks[i]))); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -149,7 +163,18 @@ func (r *Runner) apply(batch []eventstore.Recorded) error {
 			zap.String("message_id", s.rec.ID), zap.String("event_type", s.rec.Type),
 			zap.Uint64("position", uint64(s.rec.Position)), zap.String("projection", s.projection), zap.Error(s.err))
 	}
-	r.log.Debug("Applied events", zap.Int("count", len(batch)), zap.Uint64("position", uint64(last)))
-	r.advance(last)
+	r.log.Debug("Applied events", zap.Int("count", len(batch)), zap.Uint64("position", uint64(lowest(marks))))
+	r.advance(marks)
 	return nil
+}
+
+// Consumer is implemented by projections that say which fact types they read, so that the
+// runner does not hand them the others (states, above all, are large).
+type Consumer interface {
+	Consumes(typ string) bool
+}
+
+func consumes(p Projection, typ string) bool {
+	c, ok := p.(Consumer)
+	return !ok || c.Consumes(typ)
 }

@@ -15,11 +15,12 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
-// metaBucket holds the runner's own keys; projections use buckets named after themselves.
-var (
-	metaBucket    = []byte("_runner")
-	checkpointKey = []byte("checkpoint")
-)
+// metaBucket holds the runner's own keys, per projection: "checkpoint/<name>" and
+// "version/<name>"; projections use buckets named after themselves.
+var metaBucket = []byte("_runner")
+
+func checkpointKey(name string) []byte { return []byte("checkpoint/" + name) }
+func versionKey(name string) []byte    { return []byte("version/" + name) }
 
 // ErrStopped is returned by WaitFor once the runner stopped before reaching the position.
 var ErrStopped = errors.New("projection runner stopped")
@@ -34,8 +35,9 @@ type Runner struct {
 	projs []Projection
 
 	mu       sync.Mutex
-	pos      eventstore.Position
-	advanced chan struct{} // closed and replaced whenever pos grows or the runner stops
+	marks    []eventstore.Position // checkpoint of each projection, in projs order
+	pos      eventstore.Position   // the lowest of marks: every projection applied up to it
+	advanced chan struct{}         // closed and replaced whenever pos grows or the runner stops
 	stopped  error
 }
 
@@ -77,18 +79,48 @@ func New(cfg Config, deps Deps, projs ...Projection) (*Runner, error) {
 	return r, nil
 }
 
+// open reads each projection's checkpoint, drops the bucket of a projection whose version
+// changed (it starts again from position 0), and opens every projection.
 func (r *Runner) open() error {
+	r.marks = make([]eventstore.Position, len(r.projs))
 	err := r.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(metaBucket)
+		meta, err := tx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {
 			return err
 		}
-		r.pos = checkpoint(b)
+		legacy := meta.Get([]byte("checkpoint")) // one checkpoint for every projection, before per-projection ones
+		for i, p := range r.projs {
+			v := meta.Get(versionKey(p.Name()))
+			known := len(v) == 8 && int(binary.BigEndian.Uint64(v)) == p.Version()
+			switch {
+			case known:
+				r.marks[i] = readPosition(meta.Get(checkpointKey(p.Name())))
+			case v == nil && len(legacy) == 8 && p.Version() == 1 && tx.Bucket([]byte(p.Name())) != nil:
+				r.marks[i] = readPosition(legacy)
+			default:
+				if tx.Bucket([]byte(p.Name())) != nil {
+					if err := tx.DeleteBucket([]byte(p.Name())); err != nil {
+						return fmt.Errorf("drop projection %s for version %d: %w", p.Name(), p.Version(), err)
+					}
+				}
+				r.marks[i] = 0
+			}
+			if err := meta.Put(versionKey(p.Name()), binary.BigEndian.AppendUint64(nil, uint64(p.Version()))); err != nil {
+				return err
+			}
+			if err := meta.Put(checkpointKey(p.Name()), binary.BigEndian.AppendUint64(nil, uint64(r.marks[i]))); err != nil {
+				return err
+			}
+		}
+		if legacy != nil {
+			return meta.Delete([]byte("checkpoint"))
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	r.pos = lowest(r.marks)
 	for _, p := range r.projs {
 		if err := p.Open(r.db); err != nil {
 			return fmt.Errorf("projection %s: %w", p.Name(), err)
@@ -97,15 +129,26 @@ func (r *Runner) open() error {
 	return nil
 }
 
-func checkpoint(b *bolt.Bucket) eventstore.Position {
-	v := b.Get(checkpointKey)
+func readPosition(v []byte) eventstore.Position {
 	if len(v) != 8 {
 		return 0
 	}
 	return eventstore.Position(binary.BigEndian.Uint64(v))
 }
 
-// Position returns the checkpoint: every event up to it is applied to every projection.
+func lowest(marks []eventstore.Position) eventstore.Position {
+	if len(marks) == 0 {
+		return 0
+	}
+	low := marks[0]
+	for _, m := range marks[1:] {
+		low = min(low, m)
+	}
+	return low
+}
+
+// Position returns the lowest checkpoint: every event up to it is applied to every
+// projection.
 func (r *Runner) Position() eventstore.Position {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -133,16 +176,25 @@ func (r *Runner) WaitFor(ctx context.Context, pos eventstore.Position) error {
 	}
 }
 
-// advance publishes a new checkpoint to waiters.
-func (r *Runner) advance(pos eventstore.Position) {
+// advance publishes new checkpoints to waiters.
+func (r *Runner) advance(marks []eventstore.Position) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	copy(r.marks, marks)
+	pos := lowest(marks)
 	if pos <= r.pos {
 		return
 	}
 	r.pos = pos
 	close(r.advanced)
 	r.advanced = make(chan struct{})
+}
+
+// checkpoints returns a copy of every projection's checkpoint.
+func (r *Runner) checkpoints() []eventstore.Position {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]eventstore.Position(nil), r.marks...)
 }
 
 // stop wakes waiters for good: positions not reached yet never will be.

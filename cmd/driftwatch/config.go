@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // config is what the command line and the environment say; flags win over the environment.
@@ -37,6 +38,12 @@ type config struct {
 	// QuarantineNetwork is the network quarantined containers keep, created when missing
 	// ($DRIFTWATCH_QUARANTINE_NETWORK); default driftwatch-quarantine.
 	QuarantineNetwork string
+	// UnchangedEvery is how often, at most, an observation that repeats a CI's state is
+	// recorded ($DRIFTWATCH_UNCHANGED_EVERY); default 1m, negative records every one.
+	UnchangedEvery time.Duration
+	// PprofAddr, when set, serves net/http/pprof on this address ($DRIFTWATCH_PPROF), so that
+	// a running server can be profiled; default off.
+	PprofAddr string
 }
 
 func env(key, def string) string {
@@ -58,6 +65,12 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 	fs.StringVar(&c.DockerHost, "docker-host", env("DRIFTWATCH_DOCKER_HOST", ""), "Docker daemon to watch and act on (unix:///var/run/docker.sock); empty: none")
 	fs.StringVar(&c.DockerSelector, "docker-selector", env("DRIFTWATCH_DOCKER_SELECTOR", ""), "label requirements (key or key=value, comma-separated) for watched containers")
 	fs.StringVar(&c.QuarantineNetwork, "quarantine-network", env("DRIFTWATCH_QUARANTINE_NETWORK", "driftwatch-quarantine"), "network that quarantined containers keep")
+	every, err := time.ParseDuration(env("DRIFTWATCH_UNCHANGED_EVERY", "1m"))
+	if err != nil {
+		return c, nil, fmt.Errorf("DRIFTWATCH_UNCHANGED_EVERY: %w", err)
+	}
+	fs.DurationVar(&c.UnchangedEvery, "unchanged-every", every, "record an observation that repeats a CI's state at most this often (negative: every one)")
+	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
 		fs.StringVar(&c.HTTPAddr, "http", env("DRIFTWATCH_HTTP", "127.0.0.1:8080"), "HTTP API listen address")
 		fs.StringVar(&c.Stages, "stages", env("DRIFTWATCH_STAGES", "all"), `stages to run in this process: "all", "none" or a comma-separated list`)
@@ -102,7 +115,7 @@ func (c config) validate() error {
 func (c config) stageList() []string {
 	switch c.Stages {
 	case "", "all":
-		return stageNames
+		return stageNames()
 	case "none":
 		return nil
 	}

@@ -18,40 +18,23 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
 
-// dockerSide is a process's connection to the Docker daemon, when --docker-host names one:
-// the Docker source watches it and the action stage acts on its containers.
-type dockerSide struct {
-	c   config
-	cli *client.Client // nil: Docker is off
-	log *zap.Logger
-}
-
-// openDocker builds the Docker client (it connects lazily and negotiates the API version).
-func openDocker(c config, log *zap.Logger) (*dockerSide, error) {
-	d := &dockerSide{c: c, log: log}
+// dockerClient builds the Docker client when --docker-host names a daemon (it connects
+// lazily and negotiates the API version), or returns nil.
+func dockerClient(c config) (*client.Client, error) {
 	if c.DockerHost == "" {
-		return d, nil
+		return nil, nil
 	}
 	cli, err := client.NewClientWithOpts(client.WithHost(c.DockerHost), client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, fmt.Errorf("--docker-host %s: %w", c.DockerHost, err)
 	}
-	d.cli = cli
-	return d, nil
-}
-
-// Close releases the client.
-func (d *dockerSide) Close() error {
-	if d.cli == nil {
-		return nil
-	}
-	return d.cli.Close()
+	return cli, nil
 }
 
 // selector turns --docker-selector into label requirements.
-func (d *dockerSide) selector() []string {
+func selector(c config) []string {
 	var out []string
-	for _, s := range strings.Split(d.c.DockerSelector, ",") {
+	for _, s := range strings.Split(c.DockerSelector, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
@@ -59,22 +42,40 @@ func (d *dockerSide) selector() []string {
 	return out
 }
 
-// executor is the action stage's executor: Docker's, or one that refuses every action when
-// Docker is off.
-func (d *dockerSide) executor() (action.Executor, error) {
-	if d.cli == nil {
-		return noExecutor{}, nil
+// docker returns the process's Docker client, opening it the first time; nil when Docker is
+// off.
+func (a *app) docker() (*client.Client, error) {
+	if a.dockerCli != nil || a.cfg.DockerHost == "" {
+		return a.dockerCli, nil
 	}
-	return dockeraction.New(dockeraction.Config{QuarantineNetwork: d.c.QuarantineNetwork, Selector: d.selector()}, d.cli)
+	cli, err := dockerClient(a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.dockerCli = cli
+	a.closers = append(a.closers, cli)
+	return cli, nil
 }
 
-// watcher is the Docker source publishing through emitter, or nil when Docker is off.
-func (d *dockerSide) watcher(emitter dockersource.Emitter) (*dockersource.Watcher, error) {
-	if d.cli == nil {
-		return nil, nil
+// executor is the action stage's executor: Docker's, or one that refuses every action when
+// Docker is off.
+func (a *app) executor() (action.Executor, error) {
+	cli, err := a.docker()
+	if err != nil || cli == nil {
+		return noExecutor{}, err
 	}
-	return dockersource.New(dockersource.Config{Selector: d.selector()},
-		dockersource.Deps{Daemon: d.cli, Emitter: emitter, Logger: d.log.Named("docker-source")})
+	return dockeraction.New(dockeraction.Config{QuarantineNetwork: a.cfg.QuarantineNetwork, Selector: selector(a.cfg)}, cli)
+}
+
+// watcher is the Docker source, its observations going through ingest at once; nil when
+// Docker is off.
+func (a *app) watcher() (*dockersource.Watcher, error) {
+	cli, err := a.docker()
+	if err != nil || cli == nil {
+		return nil, err
+	}
+	return dockersource.New(dockersource.Config{Selector: selector(a.cfg)},
+		dockersource.Deps{Daemon: cli, Emitter: submitter{a}, Logger: a.log.Named("docker-source")})
 }
 
 // noExecutor answers every action when no executor is configured.
@@ -85,22 +86,23 @@ func (noExecutor) Execute(_ context.Context, r action.Request) (action.Outcome, 
 }
 
 // dockerSourceWorker is `driftwatch worker docker-source`: the Docker source alone, publishing
-// observations on Redis Streams for the pipeline's workers.
+// observations on Redis Streams for the ingest workers; it needs no event store.
 func dockerSourceWorker(ctx context.Context, c config, log *zap.Logger) error {
 	if c.DockerHost == "" {
 		return errors.New("--docker-host: the docker-source worker needs a Docker daemon (unix:///var/run/docker.sock)")
 	}
-	d, err := openDocker(c, log)
+	cli, err := dockerClient(c)
 	if err != nil {
 		return err
 	}
-	defer closeLogged(log, "docker client", d)
-	b, err := openBus(c, "worker-docker-source", log)
+	defer closeLogged(log, cli)
+	b, err := openBus(c, nil, "worker-docker-source", log)
 	if err != nil {
 		return fmt.Errorf("open bus: %w", err)
 	}
-	defer closeLogged(log, "bus", b)
-	w, err := d.watcher(busEmitter{pub: b.Publisher()})
+	defer closeLogged(log, b)
+	w, err := dockersource.New(dockersource.Config{Selector: selector(c)},
+		dockersource.Deps{Daemon: cli, Emitter: busEmitter{pub: b.Publisher()}, Logger: log.Named("docker-source")})
 	if err != nil {
 		return err
 	}

@@ -39,9 +39,8 @@ func TestDockerFlags(t *testing.T) {
 			}
 		})
 	}
-	d, err := openDocker(config{DockerSelector: " env=prod , ,team"}, nil)
-	if err != nil || strings.Join(d.selector(), "|") != "env=prod|team" {
-		t.Fatalf("selector %v %v", d.selector(), err)
+	if got := selector(config{DockerSelector: " env=prod , ,team"}); strings.Join(got, "|") != "env=prod|team" {
+		t.Fatalf("selector %v", got)
 	}
 	if _, err := (noExecutor{}).Execute(t.Context(), actionRequest()); err == nil || !strings.Contains(err.Error(), "--docker-host") {
 		t.Fatalf("without docker every action fails naming the flag: %v", err)

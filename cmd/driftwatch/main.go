@@ -24,6 +24,7 @@ const usage = `usage:
   driftwatch serve [--data-dir DIR] [--redis URL] [--eventstore URL] [--http ADDR] [--stages all|none|a,b]
   driftwatch worker <ingest|enrich|diff|policy|emit|action|docker-source> [--data-dir DIR] --redis URL [--eventstore URL]
   driftwatch quarantine|release [--api URL] [--by NAME] [--reason TEXT] [--wait DURATION] <drift-id>
+  driftwatch bench [--quick] [--dir DIR]
 Both serve and worker take [--docker-host URL] [--docker-selector LABELS] [--quarantine-network NAME].
 Flags also come from DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL, DRIFTWATCH_EVENTSTORE_URL,
 DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER, DRIFTWATCH_LOG_LEVEL,
@@ -60,6 +61,8 @@ func run(args []string, stderr io.Writer) int {
 		}
 	case "quarantine", "release":
 		return remediate(ctx, args[0], args[1:], os.Stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, args[1:], os.Stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stderr, usage)
 		return 0

@@ -4,22 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"path/filepath"
+	"net/http/pprof"
 	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/driftwatch/driftwatch/pipeline/record"
-	"github.com/driftwatch/driftwatch/pipeline/router"
-	"github.com/driftwatch/driftwatch/projections"
-	"github.com/driftwatch/driftwatch/projections/agents"
+	"github.com/driftwatch/driftwatch/handlers/enrich"
 	"github.com/driftwatch/driftwatch/projections/api"
-	"github.com/driftwatch/driftwatch/projections/catalog"
-	"github.com/driftwatch/driftwatch/projections/drifts"
 )
 
 // shutdownTimeout bounds the HTTP server's graceful shutdown.
@@ -27,61 +21,47 @@ const shutdownTimeout = 10 * time.Second
 
 // serve runs the read models, the HTTP API and the configured stages in one process.
 func serve(ctx context.Context, c config, log *zap.Logger) error {
+	names := c.stageList()
+	// On the embedded bus every observation comes through the door (HTTP, in-process
+	// sources): nothing is submitted on the observations topic to ingest.
+	if c.RedisURL == "" {
+		names = without(names, "ingest")
+	}
+	ss, err := pick(names)
+	if err != nil {
+		return err
+	}
+	need := needs(ss)
+	need.drifts, need.catalog, need.agents = true, true, true
+	a, err := assemble(c, log, "serve", need)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
 	as, err := agentSettingsFromEnv()
 	if err != nil {
 		return err
 	}
-	store, err := openStore(c, log)
-	if err != nil {
-		return fmt.Errorf("open event store: %w", err)
-	}
-	defer closeLogged(log, "event store", store)
-	b, err := openBus(c, "serve", log)
-	if err != nil {
-		return fmt.Errorf("open bus: %w", err)
-	}
-	defer closeLogged(log, "bus", b)
-	emitter, err := record.NewEmitter(store, b.Publisher())
-	if err != nil {
-		return err
-	}
-
-	dm, cat, ag := drifts.New(), catalog.New(), agents.New()
-	runner, err := projections.New(projections.Config{Path: filepath.Join(c.DataDir, "projections.db")},
-		projections.Deps{Store: store, Logger: log.Named("projections")}, dm, cat, ag)
-	if err != nil {
-		return fmt.Errorf("open read models: %w", err)
-	}
-	defer closeLogged(log, "read models", runner)
 	// Catch up before the stages start, so that they see every template and policy.
-	if err := runner.CatchUp(ctx); err != nil {
+	if err := a.runner.CatchUp(ctx); err != nil {
 		return fmt.Errorf("catch up read models: %w", err)
 	}
-
-	stages := c.stageList()
-	r, err := router.New(router.Config{}, b, emitter, log)
+	for _, s := range ss {
+		if err := s.add(a); err != nil {
+			return fmt.Errorf("add stage %s: %w", s.name, err)
+		}
+	}
+	watcher, err := a.watcher()
 	if err != nil {
 		return err
 	}
-	ing := ingestDeps{Credentials: ag, RequireSigned: as.RequireSigned, Known: lastStates{dm}, Logger: log.Named("ingest")}
-	dk, err := openDocker(c, log)
-	if err != nil {
-		return err
-	}
-	defer closeLogged(log, "docker client", dk)
-	exec, err := dk.executor()
-	if err != nil {
-		return err
-	}
-	if err := addStages(r, stages, store, freshCatalog{cat, runner}, ing, exec, time.Now); err != nil {
-		return err
-	}
-	watcher, err := dk.watcher(emitter)
+	rec, err := enrich.NewReconciler(enrich.ReconcilerDeps{CIs: reconcileCIs{a}, Source: a.desired, Policies: catalogPolicies{a}, Emitter: a.emitter, Now: a.now})
 	if err != nil {
 		return err
 	}
 	h, err := api.New(api.Config{EnrolToken: as.EnrolToken}, api.Deps{
-		Store: store, Emitter: emitter, Runner: runner, Drifts: dm, Catalog: cat, Agents: ag, Logger: log.Named("api"),
+		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
+		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states, Logger: log.Named("api"),
 	})
 	if err != nil {
 		return err
@@ -93,15 +73,20 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runner.Run(ctx) })
-	if len(stages) > 0 {
-		g.Go(func() error { return r.Run(ctx) })
+	if c.PprofAddr != "" {
+		if err := servePprof(ctx, g, c.PprofAddr, log); err != nil {
+			return err
+		}
+	}
+	g.Go(func() error { return a.runner.Run(ctx) })
+	if len(ss) > 0 {
+		g.Go(func() error { return a.router.Run(ctx) })
 	}
 	if watcher != nil {
 		g.Go(func() error { return watcher.Run(ctx) })
 	}
 	g.Go(func() error {
-		log.Info("Serving HTTP API", zap.String("addr", ln.Addr().String()), zap.Strings("stages", stages))
+		log.Info("Serving HTTP API", zap.String("addr", ln.Addr().String()), zap.Strings("stages", names))
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve HTTP: %w", err)
 		}
@@ -119,83 +104,78 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	return g.Wait()
 }
 
-// worker runs one stage alone over Redis Streams, so that stages scale out as processes.
+// worker runs one stage alone over Redis Streams and the shared event store, so that stages
+// scale out as processes.
 func worker(ctx context.Context, c config, log *zap.Logger) error {
-	stage := c.Stages
+	role := c.Stages
 	if c.RedisURL == "" {
 		return errors.New("--redis: a worker runs over Redis Streams; the embedded bus serves a single process (use serve)")
 	}
-	if stage == "docker-source" {
+	if role == "docker-source" {
 		return dockerSourceWorker(ctx, c, log)
 	}
-	as, err := agentSettingsFromEnv()
+	if c.EventStoreURL == "" {
+		return errors.New("--eventstore: a worker needs the event store every process shares (esdb://...); the embedded store belongs to one process (use serve)")
+	}
+	ss, err := pick([]string{role})
 	if err != nil {
 		return err
 	}
-	store, err := openStore(c, log)
-	if err != nil {
-		return fmt.Errorf("open event store: %w", err)
-	}
-	defer closeLogged(log, "event store", store)
-	b, err := openBus(c, "worker-"+stage, log)
-	if err != nil {
-		return fmt.Errorf("open bus: %w", err)
-	}
-	defer closeLogged(log, "bus", b)
-	emitter, err := record.NewEmitter(store, b.Publisher())
+	a, err := assemble(c, log, "worker-"+role, needs(ss))
 	if err != nil {
 		return err
 	}
-	r, err := router.New(router.Config{}, b, emitter, log)
-	if err != nil {
-		return err
-	}
+	defer a.Close()
 	g, ctx := errgroup.WithContext(ctx)
-	var cat stageCatalog
-	if stage == "enrich" || stage == "diff" {
-		// These stages read templates and policies: keep a local catalogue of them.
-		local := catalog.New()
-		runner, err := projections.New(projections.Config{Path: filepath.Join(c.DataDir, stage+"-catalog.db")},
-			projections.Deps{Store: store, Logger: log.Named("catalog")}, local)
-		if err != nil {
-			return fmt.Errorf("open catalogue: %w", err)
+	if a.runner != nil {
+		if err := a.runner.CatchUp(ctx); err != nil {
+			return fmt.Errorf("catch up read models: %w", err)
 		}
-		defer closeLogged(log, "catalogue", runner)
-		if err := runner.CatchUp(ctx); err != nil {
-			return fmt.Errorf("catch up catalogue: %w", err)
+		g.Go(func() error { return a.runner.Run(ctx) })
+	}
+	for _, s := range ss {
+		if err := s.add(a); err != nil {
+			return fmt.Errorf("add stage %s: %w", s.name, err)
 		}
-		g.Go(func() error { return runner.Run(ctx) })
-		cat = freshCatalog{local, runner}
 	}
-	ing := ingestDeps{RequireSigned: as.RequireSigned, Logger: log.Named("ingest")}
-	if stage == "ingest" {
-		// Ingest checks signatures: keep a local read model of the enrolled agents.
-		creds, closer, err := localCredentials(ctx, g, c, store, log)
-		if err != nil {
-			return err
-		}
-		defer closeLogged(log, "agents read model", closer)
-		ing.Credentials = creds
-	}
-	dk, err := openDocker(c, log)
-	if err != nil {
-		return err
-	}
-	defer closeLogged(log, "docker client", dk)
-	exec, err := dk.executor()
-	if err != nil {
-		return err
-	}
-	if err := addStages(r, []string{stage}, store, cat, ing, exec, time.Now); err != nil {
-		return err
-	}
-	log.Info("Running worker", zap.String("stage", stage))
-	g.Go(func() error { return r.Run(ctx) })
+	log.Info("Running worker", zap.String("stage", role))
+	g.Go(func() error { return a.router.Run(ctx) })
 	return g.Wait()
 }
 
-func closeLogged(log *zap.Logger, what string, c io.Closer) {
-	if err := c.Close(); err != nil {
-		log.Warn("Close failed", zap.String("component", what), zap.Error(err))
+// servePprof serves net/http/pprof on addr until ctx ends.
+func servePprof(ctx context.Context, g *errgroup.Group, addr string, log *zap.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof %s: %w", addr, err)
 	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("Serving pprof", zap.String("addr", ln.Addr().String()))
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve pprof: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		return srv.Close()
+	})
+	return nil
+}
+
+func without(names []string, name string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n != name {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -8,6 +8,13 @@ import (
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/topic"
+)
+
+// Topics of the stage: the planner consumes opened drifts, the runner requested actions.
+const (
+	PlannerTopic = topic.DriftDetected
+	RunnerTopic  = topic.ActionRequested
 )
 
 // RequestedByPolicy is the requester of the actions the planner asks for.

@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/driftwatch/driftwatch/handlers/diff"
-	"github.com/driftwatch/driftwatch/pipeline/drift"
 )
 
 // document returns a ~4 KB state: 130 settings and a list of 40 interfaces.
@@ -37,15 +33,13 @@ func document(change bool) string {
 // BenchmarkHandle measures the diff stage on a 4 KB document: equal hashes skip decoding
 // and diffing; a one-field change pays for the full comparison.
 func BenchmarkHandle(b *testing.B) {
-	s, err := diff.New(diff.Config{}, fixedPolicy(drift.DefaultPolicy()), time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := &stateMap{}
+	s := newDiff(b, m)
 	for _, c := range []struct {
 		name   string
 		actual string
 	}{{"equal_hashes", document(false)}, {"one_field_differs", document(true)}} {
-		in := resolved(document(false), c.actual)
+		in := resolved(m, document(false), c.actual)
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(c.actual)))
 			b.ReportAllocs()

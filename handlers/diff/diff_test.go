@@ -3,20 +3,51 @@ package diff_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/driftwatch/driftwatch/handlers/diff"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
 type fixedPolicy drift.Policy
 
-func (p fixedPolicy) PolicyFor(context.Context, string, string) (drift.Policy, error) {
+func (p fixedPolicy) PolicyFor(context.Context, string, string, eventstore.Position) (drift.Policy, error) {
 	return drift.Policy(p), nil
+}
+
+// stateMap is a hand-written state reader: states by hash, and how often each was read.
+type stateMap struct {
+	mu    sync.Mutex
+	by    map[string]json.RawMessage
+	reads int
+}
+
+func (m *stateMap) put(doc string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, _ := drift.Hash(json.RawMessage(doc))
+	if m.by == nil {
+		m.by = map[string]json.RawMessage{}
+	}
+	m.by[h] = json.RawMessage(doc)
+	return h
+}
+
+func (m *stateMap) Get(_ context.Context, hash string) (json.RawMessage, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads++
+	st, ok := m.by[hash]
+	if !ok {
+		return nil, errors.New("unknown state " + hash)
+	}
+	return st, nil
 }
 
 func fields(ds []drift.FieldDrift) []string {
@@ -105,57 +136,71 @@ func TestCheckedNarrowsMonitoredFieldsToTheObservationScope(t *testing.T) {
 	}
 }
 
-func resolved(desired, actual string) event.Message[event.DesiredStateResolved_v1] {
-	dh, _ := drift.Hash(json.RawMessage(desired))
-	ah, _ := drift.Hash(json.RawMessage(actual))
-	return event.Message[event.DesiredStateResolved_v1]{ID: "in-1", Subject: "vm-1", Fact: event.DesiredStateResolved_v1{
-		Observation: event.ObservationReceived_v1{ObservationID: "o1", CIID: "vm-1", CIType: "vm", State: json.RawMessage(actual), StateHash: ah},
-		Managed:     true, TemplateID: "t1", Desired: json.RawMessage(desired), BaselineHash: dh,
+func resolved(m *stateMap, desired, actual string) event.Message[event.DesiredStateResolved_v2] {
+	dh, ah := m.put(desired), m.put(actual)
+	return event.Message[event.DesiredStateResolved_v2]{ID: "in-1", Subject: "vm-1", Fact: event.DesiredStateResolved_v2{
+		Observed: event.Observed{ObservationID: "o1", CIID: "vm-1", CIType: "vm", StateHash: ah},
+		Managed:  true, Desired: event.DesiredRef{Source: "template", TemplateID: "t1", Version: 2, Hash: dh},
 	}}
+}
+
+func newDiff(t testing.TB, m *stateMap) *diff.Diff {
+	t.Helper()
+	s, err := diff.New(diff.Config{UnmanagedSources: []string{"docker"}}, diff.Deps{Policies: fixedPolicy(drift.DefaultPolicy()), States: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestHandle(t *testing.T) {
 	t.Parallel()
-	s, err := diff.New(diff.Config{UnmanagedSources: []string{"docker"}}, fixedPolicy(drift.DefaultPolicy()), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Run("short_circuits_on_equal_hashes", func(t *testing.T) {
-		in := resolved(`{"a":1}`, `{"a":1}`)
-		in.Fact.Desired = json.RawMessage(`not json: proves nothing was decoded`)
-		out, err := s.Handle(context.Background(), in)
+	t.Run("reads_nothing_when_the_hashes_are_equal", func(t *testing.T) {
+		t.Parallel()
+		m := &stateMap{}
+		out, err := newDiff(t, m).Handle(context.Background(), resolved(m, `{"a":1}`, `{"a":1}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := out[0].Fact.(event.DiffComputed_v1)
-		if !d.HashEqual || len(d.Drifts) != 0 {
-			t.Fatalf("hash_equal %v drifts %v", d.HashEqual, d.Drifts)
+		d := out[0].Fact.(event.DiffComputed_v2)
+		if !d.HashEqual || len(d.Drifts) != 0 || m.reads != 0 || d.Desired.Version != 2 {
+			t.Fatalf("hash_equal %v drifts %v, %d state reads", d.HashEqual, d.Drifts, m.reads)
 		}
 	})
 	t.Run("derives_a_stable_id_from_the_input", func(t *testing.T) {
-		a, _ := s.Handle(context.Background(), resolved(`{"a":1}`, `{"a":2}`))
-		b, _ := s.Handle(context.Background(), resolved(`{"a":1}`, `{"a":2}`))
-		if a[0].ID != b[0].ID || len(a[0].Fact.(event.DiffComputed_v1).Drifts) != 1 {
+		t.Parallel()
+		m := &stateMap{}
+		s := newDiff(t, m)
+		a, _ := s.Handle(context.Background(), resolved(m, `{"a":1}`, `{"a":2}`))
+		b, _ := s.Handle(context.Background(), resolved(m, `{"a":1}`, `{"a":2}`))
+		if a[0].ID != b[0].ID || len(a[0].Fact.(event.DiffComputed_v2).Drifts) != 1 {
 			t.Fatalf("ids %s %s", a[0].ID, b[0].ID)
 		}
 	})
-	t.Run("emits_nothing_for_an_unmanaged_ci", func(t *testing.T) {
-		in := resolved(`{"a":1}`, `{"a":2}`)
-		in.Fact.Managed = false
-		out, err := s.Handle(context.Background(), in)
-		if err != nil || len(out) != 0 {
-			t.Fatalf("out %v err %v", out, err)
-		}
-	})
-	t.Run("reports_an_unmanaged_ci_of_a_source_that_requires_desired_state", func(t *testing.T) {
-		in := resolved(`{"a":1}`, `{"power_state":"running"}`)
-		in.Fact.Managed, in.Fact.Desired, in.Fact.BaselineHash, in.Fact.TemplateID = false, nil, "", ""
-		in.Fact.Observation.Source = "docker"
-		out, err := s.Handle(context.Background(), in)
+	t.Run("judges_an_unmanaged_ci_on_nothing", func(t *testing.T) {
+		t.Parallel()
+		m := &stateMap{}
+		in := resolved(m, `{"a":1}`, `{"a":2}`)
+		in.Fact.Managed, in.Fact.Desired = false, event.DesiredRef{}
+		out, err := newDiff(t, m).Handle(context.Background(), in)
 		if err != nil || len(out) != 1 {
 			t.Fatalf("out %v err %v", out, err)
 		}
-		d := out[0].Fact.(event.DiffComputed_v1)
+		if d := out[0].Fact.(event.DiffComputed_v2); len(d.Checked) != 0 || len(d.Drifts) != 0 {
+			t.Fatalf("diff %+v", d)
+		}
+	})
+	t.Run("reports_an_unmanaged_ci_of_a_source_that_requires_desired_state", func(t *testing.T) {
+		t.Parallel()
+		m := &stateMap{}
+		in := resolved(m, `{"a":1}`, `{"power_state":"running"}`)
+		in.Fact.Managed, in.Fact.Desired, in.Fact.Unmanaged = false, event.DesiredRef{}, `no desired state: no template for ci_type "vm"`
+		in.Fact.Observed.Source = "docker"
+		out, err := newDiff(t, m).Handle(context.Background(), in)
+		if err != nil || len(out) != 1 {
+			t.Fatalf("out %v err %v", out, err)
+		}
+		d := out[0].Fact.(event.DiffComputed_v2)
 		if len(d.Drifts) != 1 || !slices.Equal(d.Checked, []string{""}) || d.Policy.Category != drift.CategoryState {
 			t.Fatalf("diff %+v", d)
 		}
@@ -167,7 +212,7 @@ func TestHandle(t *testing.T) {
 
 func TestNewRefusesMissingDependencies(t *testing.T) {
 	t.Parallel()
-	if _, err := diff.New(diff.Config{}, nil, nil); err == nil {
+	if _, err := diff.New(diff.Config{}, diff.Deps{}); err == nil {
 		t.Fatal("want an error")
 	}
 }

@@ -27,16 +27,16 @@ func openStore(t *testing.T) eventstore.Store {
 }
 
 // verdict builds a policy verdict for vm-1 that finds the given fields differing.
-func verdict(id string, differing ...string) event.Message[event.PolicyEvaluated_v1] {
-	v := event.PolicyEvaluated_v1{
-		ObservationID: "obs-" + id, CIID: "vm-1", PolicyID: "default", Severity: drift.SeverityHigh,
-		Category: drift.CategoryState, Checked: []string{""}, ThresholdMet: len(differing) > 0,
-		ObservedAt: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC), Differs: differing,
+func verdict(id string, differing ...string) event.Message[event.PolicyEvaluated_v2] {
+	v := event.PolicyEvaluated_v2{
+		Observed: event.Observed{ObservationID: "obs-" + id, CIID: "vm-1", ObservedAt: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)},
+		PolicyID: "default", Severity: drift.SeverityHigh,
+		Category: drift.CategoryState, Checked: []string{""}, ThresholdMet: len(differing) > 0, Differs: differing,
 	}
 	for _, f := range differing {
 		v.Drifts = append(v.Drifts, drift.FieldDrift{Field: f, Desired: json.RawMessage(`"on"`), Actual: json.RawMessage(`"off"`)})
 	}
-	return event.Message[event.PolicyEvaluated_v1]{ID: event.DeriveID("verdict", id), Subject: "vm-1", Fact: v}
+	return event.Message[event.PolicyEvaluated_v2]{ID: event.DeriveID("verdict", id), Subject: "vm-1", Fact: v}
 }
 
 func types(recs []event.Record) []string {
@@ -51,7 +51,7 @@ func TestHandle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := openStore(t)
-	s, err := emit.New(store, time.Now)
+	s, err := emit.New(emit.Config{}, emit.Deps{Store: store, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestHandle(t *testing.T) {
 func TestHandleKeepsADriftOpenWhileItsFieldDiffersBelowThreshold(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := emit.New(openStore(t), time.Now)
+	s, _ := emit.New(emit.Config{}, emit.Deps{Store: openStore(t), Now: time.Now})
 	if _, err := s.Handle(ctx, verdict("1", "/a")); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestHandleKeepsADriftOpenWhileItsFieldDiffersBelowThreshold(t *testing.T) {
 func TestHandleLeavesFieldsOutsideTheCheckedScopeAlone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := emit.New(openStore(t), time.Now)
+	s, _ := emit.New(emit.Config{}, emit.Deps{Store: openStore(t), Now: time.Now})
 	if _, err := s.Handle(ctx, verdict("1", "/files")); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestHandleOpensOneDriftPerFieldUnderConcurrentVerdicts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := openStore(t)
-	s, _ := emit.New(store, time.Now)
+	s, _ := emit.New(emit.Config{}, emit.Deps{Store: store, Now: time.Now})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	opened := 0
@@ -148,7 +148,7 @@ func TestHandleOpensOneDriftPerFieldUnderConcurrentVerdicts(t *testing.T) {
 func TestHandleResolvesTheUnmanagedFindingOnceTheCIHasADesiredState(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := emit.New(openStore(t), time.Now)
+	s, _ := emit.New(emit.Config{}, emit.Deps{Store: openStore(t), Now: time.Now})
 	unmanaged := verdict("1", drift.FieldWhole)
 	if out, err := s.Handle(ctx, unmanaged); err != nil || len(out) != 1 {
 		t.Fatalf("opens_the_unmanaged_finding: %v %v", types(out), err)
@@ -173,10 +173,10 @@ func TestHandleResolvesTheUnmanagedFindingOnceTheCIHasADesiredState(t *testing.T
 func TestHandleIgnoresStaleVerdicts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := emit.New(openStore(t), time.Now)
-	at := func(id string, minute int, differing ...string) event.Message[event.PolicyEvaluated_v1] {
+	s, _ := emit.New(emit.Config{}, emit.Deps{Store: openStore(t), Now: time.Now})
+	at := func(id string, minute int, differing ...string) event.Message[event.PolicyEvaluated_v2] {
 		v := verdict(id, differing...)
-		v.Fact.ObservedAt = time.Date(2026, 11, 21, 12, minute, 0, 0, time.UTC)
+		v.Fact.Observed.ObservedAt = time.Date(2026, 11, 21, 12, minute, 0, 0, time.UTC)
 		return v
 	}
 	if out, err := s.Handle(ctx, at("t10-off", 10, "/power_state")); err != nil || len(out) != 1 {
@@ -193,5 +193,30 @@ func TestHandleIgnoresStaleVerdicts(t *testing.T) {
 	}
 	if out, err := s.Handle(ctx, at("t25-off", 25, "/power_state")); err != nil || len(out) != 1 || out[0].Fact.FactType() != event.TypeDriftDetected {
 		t.Fatalf("reopens at 12:25: %v %v", types(out), err)
+	}
+}
+
+func TestHandleRecordsANewActualValueOfAnOpenDriftOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := emit.New(emit.Config{}, emit.Deps{Store: openStore(t), Now: time.Now})
+	first, err := s.Handle(ctx, verdict("1", "/power_state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := verdict("2", "/power_state")
+	changed.Fact.Drifts[0].Actual = json.RawMessage(`"paused"`)
+	out, err := s.Handle(ctx, changed)
+	if err != nil || len(out) != 1 {
+		t.Fatalf("got %v %v, want one update", types(out), err)
+	}
+	u, ok := out[0].Fact.(event.DriftUpdated_v1)
+	if !ok || u.DriftID != first[0].Fact.(event.DriftDetected_v1).DriftID || string(u.Actual) != `"paused"` || out[0].Position == 0 {
+		t.Fatalf("update %+v", out[0])
+	}
+	same := verdict("3", "/power_state")
+	same.Fact.Drifts[0].Actual = json.RawMessage(`"paused"`)
+	if out, err := s.Handle(ctx, same); err != nil || len(out) != 0 {
+		t.Fatalf("the same actual value again gave %v %v", types(out), err)
 	}
 }

@@ -1,5 +1,10 @@
-// Package enrich is the desired-state stage: it pairs each observation with the desired state
-// of its CI, from whichever DesiredSource is configured (templates now, NetBox later).
+// Package enrich is the desired-state stage: it pairs each changed observation, and each
+// request to evaluate a CI again, with the desired state of its CI from whichever
+// DesiredSource is configured, and records each distinct desired definition once, by hash.
+//
+// Cost per message: one lookup in the desired-state source (templates: memory, once the
+// catalogue has reached the message's store position), and an append of the definition only
+// the first time this process sees it; the states themselves are not read.
 package enrich
 
 import (
@@ -10,6 +15,17 @@ import (
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+	"github.com/driftwatch/driftwatch/pipeline/states"
+	"github.com/driftwatch/driftwatch/pipeline/topic"
+)
+
+// Consumer groups and topics of the stage: observations, and requests to evaluate again.
+const (
+	Name          = "enrich"
+	Topic         = topic.ObservationReceivedV2
+	RequestsName  = "enrich-requests"
+	RequestsTopic = topic.EvaluationRequested
 )
 
 // Query names the CI whose desired state is asked for, with what its observation says of it.
@@ -18,6 +34,10 @@ type Query struct {
 	CIType string
 	// TemplateID is the template the observation names, if any.
 	TemplateID string
+	// Position is the store position of the fact being evaluated: a source built from the
+	// event store answers as of at least that position, so that a change recorded before the
+	// fact is never missed.
+	Position eventstore.Position
 }
 
 // DesiredSource resolves the desired state of a CI. found is false when the source knows
@@ -33,45 +53,75 @@ type DesiredSource interface {
 	Desired(ctx context.Context, q Query) (d drift.Desired, found bool, err error)
 }
 
-// Enrich consumes ObservationReceived_v1 and emits DesiredStateResolved_v1, with Managed false
-// when no desired state is known. It is idempotent (the output id derives from the input id)
-// and safe for concurrent use if its source is.
-type Enrich struct {
-	source DesiredSource
-	now    func() time.Time
+// Deps are what the stage works with; all are required but Now (default time.Now).
+type Deps struct {
+	Source DesiredSource
+	States *states.Store
+	Now    func() time.Time
 }
 
-// New returns the enrich stage over source; both arguments are required.
-func New(source DesiredSource, now func() time.Time) (*Enrich, error) {
+// Enrich consumes ObservationReceived_v2 and emits DesiredStateResolved_v2, with Managed
+// false when no desired state is known. It is idempotent (the output id derives from the
+// input id) and safe for concurrent use if its source is.
+type Enrich struct {
+	deps Deps
+}
+
+// New returns the enrich stage; it refuses missing deps.
+func New(deps Deps) (*Enrich, error) {
 	var errs []error
-	if source == nil {
+	if deps.Source == nil {
 		errs = append(errs, errors.New("desired source: required"))
 	}
-	if now == nil {
-		errs = append(errs, errors.New("clock: required"))
+	if deps.States == nil {
+		errs = append(errs, errors.New("states: required"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("new enrich: %w", err)
 	}
-	return &Enrich{source: source, now: now}, nil
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Enrich{deps: deps}, nil
 }
 
-// Handle implements router.Stage.
-func (s *Enrich) Handle(ctx context.Context, in event.Message[event.ObservationReceived_v1]) ([]event.Record, error) {
-	o := in.Fact
-	d, found, err := s.source.Desired(ctx, Query{CIID: o.CIID, CIType: o.CIType, TemplateID: o.TemplateID})
+// Handle implements router.Stage for observations.
+func (s *Enrich) Handle(ctx context.Context, in event.Message[event.ObservationReceived_v2]) ([]event.Record, error) {
+	return s.resolve(ctx, in.Fact.Observed, in.ID, in.Position)
+}
+
+// Requests is the stage for requests to evaluate a CI again (EvaluationRequested_v1): the
+// same resolution as for an observation.
+type Requests struct{ *Enrich }
+
+// Handle implements router.Stage for evaluation requests.
+func (r Requests) Handle(ctx context.Context, in event.Message[event.EvaluationRequested_v1]) ([]event.Record, error) {
+	return r.resolve(ctx, in.Fact.Observed, in.ID, in.Position)
+}
+
+func (s *Enrich) resolve(ctx context.Context, o event.Observed, inID string, pos eventstore.Position) ([]event.Record, error) {
+	d, found, err := s.deps.Source.Desired(ctx, Query{CIID: o.CIID, CIType: o.CIType, TemplateID: o.TemplateID, Position: pos})
 	if err != nil {
 		return nil, fmt.Errorf("resolve desired state for %s: %w", o.CIID, err)
 	}
-	out := event.DesiredStateResolved_v1{Observation: o, Managed: found}
+	now := s.deps.Now()
+	out := event.DesiredStateResolved_v2{Observed: o, Managed: found}
+	var recs []event.Record
 	if found {
-		out.DesiredSource, out.TemplateID = d.Source, d.TemplateID
-		out.Desired, out.BaselineHash = d.Definition, d.BaselineHash
+		out.Desired = event.RefOf(d)
+		st, ok, err := s.deps.States.Record(ctx, d.BaselineHash, d.Definition, now)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			recs = append(recs, st)
+		}
+	} else {
+		out.Unmanaged = fmt.Sprintf("no desired state: no template for ci_type %q", o.CIType)
+		if o.TemplateID != "" {
+			out.Unmanaged = fmt.Sprintf("no desired state: template %q does not exist", o.TemplateID)
+		}
 	}
-	return []event.Record{{
-		ID:      event.DeriveID("desired-state-resolved", in.ID),
-		Subject: o.CIID,
-		Time:    s.now(),
-		Fact:    out,
-	}}, nil
+	recs = append(recs, event.Record{ID: event.DeriveID("desired-state-resolved", inID), Subject: o.CIID, Time: now, Fact: out})
+	return recs, nil
 }

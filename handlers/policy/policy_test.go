@@ -11,14 +11,14 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/event"
 )
 
-func diffWith(threshold int, fields ...string) event.Message[event.DiffComputed_v1] {
-	d := event.DiffComputed_v1{CIID: "vm-1", Checked: []string{""}, Policy: drift.Policy{
+func diffWith(threshold int, fields ...string) event.Message[event.DiffComputed_v2] {
+	d := event.DiffComputed_v2{Observed: event.Observed{CIID: "vm-1"}, Checked: []string{""}, Policy: drift.Policy{
 		ID: "p1", CIType: "vm", DriftThreshold: threshold, Severity: drift.SeverityHigh, ActionType: drift.ActionQuarantine,
 	}}
 	for _, f := range fields {
 		d.Drifts = append(d.Drifts, drift.FieldDrift{Field: f})
 	}
-	return event.Message[event.DiffComputed_v1]{ID: "d1", Fact: d}
+	return event.Message[event.DiffComputed_v2]{ID: "d1", Fact: d}
 }
 
 func TestHandle(t *testing.T) {
@@ -29,7 +29,7 @@ func TestHandle(t *testing.T) {
 	}
 	cases := []struct {
 		name      string
-		in        event.Message[event.DiffComputed_v1]
+		in        event.Message[event.DiffComputed_v2]
 		met       bool
 		proposed  int
 		differing []string
@@ -45,7 +45,7 @@ func TestHandle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := out[0].Fact.(event.PolicyEvaluated_v1)
+			v := out[0].Fact.(event.PolicyEvaluated_v2)
 			if v.ThresholdMet != c.met || len(v.Drifts) != c.proposed || !slices.Equal(v.Differs, c.differing) {
 				t.Fatalf("met %v proposed %d differs %v", v.ThresholdMet, len(v.Drifts), v.Differs)
 			}

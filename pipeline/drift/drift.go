@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 )
 
 // Severity ranks how much a drift matters.
@@ -103,17 +102,13 @@ func HashCanonical(canonical []byte) string {
 }
 
 // Canonical re-encodes a JSON document with sorted object keys and no white space, keeping
-// numbers exactly as written. Two documents that mean the same have the same canonical form.
+// numbers exactly as written and escaping strings as encoding/json does. Two documents that
+// mean the same have the same canonical form. The document must obey the strict rules (see
+// CheckStrict).
 func Canonical(doc json.RawMessage) ([]byte, error) {
-	dec := json.NewDecoder(strings.NewReader(string(doc)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	c, err := CanonicalStrict(doc)
+	if err != nil {
 		return nil, fmt.Errorf("not a JSON document: %w", err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("not a JSON document: trailing data")
-	}
-	// encoding/json sorts map keys and writes json.Number verbatim.
-	return json.Marshal(v)
+	return c, nil
 }

@@ -40,6 +40,8 @@ type Policy struct {
 	AutoRemediate bool `json:"auto_remediate"`
 	// Notify lists alert destinations (e-mail addresses, Slack channels, PagerDuty keys).
 	Notify []string `json:"notify,omitempty"`
+	// Version counts the policy's changes from 1, set by driftwatch.
+	Version int `json:"version,omitempty"`
 }
 
 // DefaultPolicy governs CIs that no policy names: every field, medium severity, no action.

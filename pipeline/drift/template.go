@@ -18,6 +18,9 @@ type Template struct {
 	Definition json.RawMessage `json:"template_definition"`
 	// BaselineHash is Hash(Definition), computed by driftwatch.
 	BaselineHash string `json:"baseline_hash"`
+	// Version counts the template's changes from 1, set by driftwatch: every update is a new
+	// version, and every drift names the version it was judged against.
+	Version int `json:"version,omitempty"`
 	// CreatedAt and UpdatedAt are set by driftwatch.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

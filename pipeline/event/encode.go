@@ -45,6 +45,16 @@ func appendEnvelope(b []byte, e Envelope) []byte {
 		b = append(b, `,"causationid":`...)
 		b = appendString(b, e.CausationID)
 	}
+	if e.StorePosition != 0 {
+		// A string: CloudEvents integers are 32-bit, positions are not.
+		b = append(b, `,"storeposition":"`...)
+		b = strconv.AppendUint(b, e.StorePosition, 10)
+		b = append(b, '"')
+	}
+	if e.Metadata != "" {
+		b = append(b, `,"dwmetadata":`...)
+		b = appendString(b, e.Metadata)
+	}
 	return append(b, '}')
 }
 

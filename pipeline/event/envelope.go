@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
 // SpecVersion is the CloudEvents version of every envelope.
@@ -25,9 +27,6 @@ const (
 	MetaTime          = "ce_time"
 	MetaCorrelationID = "correlation_id"
 	MetaCausationID   = "causation_id"
-	// MetaDataContentType is set to "application/json" on messages whose payload driftwatch
-	// encoded itself: EnvelopeOf then takes the payload as JSON data without checking it.
-	MetaDataContentType = "ce_datacontenttype"
 	// MetaPosition carries the event-store position of a message's fact (decimal), so that a
 	// stage can wait for a read model to reach it before deciding.
 	MetaPosition = "driftwatch_position"
@@ -47,6 +46,13 @@ type Envelope struct {
 	DataBase64      string          `json:"data_base64,omitempty"`
 	CorrelationID   string          `json:"correlationid,omitempty"`
 	CausationID     string          `json:"causationid,omitempty"`
+	// StorePosition is the fact's position in driftwatch's event store, when it was recorded
+	// before it was published (an extension attribute; 0 and absent otherwise).
+	StorePosition uint64 `json:"storeposition,omitempty,string"`
+	// Metadata is the JSON object of message metadata that no attribute carries, on wires
+	// that keep whole messages in the envelope (the embedded bus's stored messages); an
+	// extension attribute, empty otherwise.
+	Metadata string `json:"dwmetadata,omitempty"`
 }
 
 // Validate reports every missing or wrong attribute at once.
@@ -107,6 +113,7 @@ func EnvelopeOf(msg *message.Message) Envelope {
 		Subject:       msg.Metadata.Get(MetaSubject),
 		CorrelationID: msg.Metadata.Get(MetaCorrelationID),
 		CausationID:   msg.Metadata.Get(MetaCausationID),
+		StorePosition: uint64(PositionOf(msg)),
 	}
 	if e.Source == "" {
 		e.Source = DefaultSource
@@ -120,7 +127,9 @@ func EnvelopeOf(msg *message.Message) Envelope {
 		e.Time = time.Now().UTC()
 	}
 	switch {
-	case len(msg.Payload) > 0 && msg.Metadata.Get(MetaDataContentType) == "application/json":
+	case len(msg.Payload) > 0 && Known(e.Type):
+		// A registered fact: driftwatch encoded its payload, or decoded it from a checked
+		// envelope; it is compact JSON, and checking it again is what the hot path must not do.
 		e.DataContentType = "application/json"
 		e.Data = json.RawMessage(msg.Payload)
 	case len(msg.Payload) > 0 && json.Valid(msg.Payload):
@@ -161,9 +170,7 @@ func (e Envelope) Message() (*message.Message, error) {
 	if e.CausationID != "" {
 		msg.Metadata.Set(MetaCausationID, e.CausationID)
 	}
-	if e.DataContentType == "application/json" && len(e.Data) > 0 {
-		msg.Metadata.Set(MetaDataContentType, e.DataContentType)
-	}
+	SetPosition(msg, eventstore.Position(e.StorePosition))
 	return msg, nil
 }
 

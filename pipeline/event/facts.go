@@ -117,6 +117,23 @@ type DriftResolved_v1 struct {
 	ResolvedAt    time.Time `json:"resolved_at"`
 }
 
+// DriftUpdated_v1 records that the actual value of an open drift changed: the field still
+// differs, but not as it did. The drift keeps its first actual value (in DriftDetected_v1)
+// and shows the latest from here.
+type DriftUpdated_v1 struct {
+	DriftID       string          `json:"drift_id"`
+	CIID          string          `json:"ci_id"`
+	Field         string          `json:"field"`
+	ObservationID string          `json:"observation_id"`
+	Actual        json.RawMessage `json:"actual"`
+	Patch         json.RawMessage `json:"patch"`
+	Detail        string          `json:"detail,omitempty"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+}
+
+// FactType implements Fact.
+func (DriftUpdated_v1) FactType() string { return TypeDriftUpdated }
+
 // DriftAcknowledged_v1 records that a person saw an open drift; alerts for it are suppressed.
 // The drift stays unresolved until its field matches again.
 type DriftAcknowledged_v1 struct {

@@ -120,6 +120,15 @@ func Sign(s *ObservationSubmitted_v1, agentID string, key ed25519.PrivateKey) er
 // Verify checks s.Signature against the public key of credential c. It does not check that
 // the CI belongs to c (see AgentEnrolled_v1.Allows).
 func Verify(s ObservationSubmitted_v1, c AgentEnrolled_v1) error {
+	h, err := drift.Hash(s.State)
+	if err != nil {
+		return errors.New("state_hash: the state is not a JSON document, so it cannot match")
+	}
+	return VerifyHashed(s, c, h)
+}
+
+// VerifyHashed is Verify for a submission whose state's canonical hash is known already.
+func VerifyHashed(s ObservationSubmitted_v1, c AgentEnrolled_v1, stateHash string) error {
 	if c.Algorithm != KeyAlgorithmEd25519 {
 		return fmt.Errorf("agent %s: key algorithm %q is not supported", c.AgentID, c.Algorithm)
 	}
@@ -141,7 +150,7 @@ func Verify(s ObservationSubmitted_v1, c AgentEnrolled_v1) error {
 	if !ed25519.Verify(pub, p, sig) {
 		return errors.New("signature: does not verify with the agent's public key")
 	}
-	if h, err := drift.Hash(s.State); err != nil || h != s.StateHash {
+	if stateHash != s.StateHash {
 		return errors.New("state_hash: does not match the state, which the signature covers through it")
 	}
 	return nil

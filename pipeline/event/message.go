@@ -97,6 +97,7 @@ func Decode[F Fact](e Envelope) (Message[F], error) {
 	}
 	m.ID, m.Subject, m.Time = e.ID, e.Subject, e.Time
 	m.CorrelationID, m.CausationID = e.CorrelationID, e.CausationID
+	m.Position = eventstore.Position(e.StorePosition)
 	return m, nil
 }
 
@@ -153,11 +154,12 @@ func (e Encoded) Message() *message.Message {
 	return msg
 }
 
-// FromStore reads the CloudEvents envelope of a recorded event.
+// FromStore reads the CloudEvents envelope of a recorded event, with the event's position.
 func FromStore(r eventstore.Recorded) (Envelope, error) {
 	e, err := ParseEnvelope(r.Data)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("event %s at position %d: %w", r.ID, r.Position, err)
 	}
+	e.StorePosition = uint64(r.Position)
 	return e, nil
 }

@@ -27,6 +27,7 @@ const (
 	TypeActionSucceeded      = "io.driftwatch.action.succeeded.v1"
 	TypeActionFailed         = "io.driftwatch.action.failed.v1"
 
+	TypeDriftUpdated           = "io.driftwatch.drift.updated.v1"
 	TypeStateRecorded          = "io.driftwatch.state.recorded.v1"
 	TypeObservationReceivedV2  = "io.driftwatch.observation.received.v2"
 	TypeObservationUnchanged   = "io.driftwatch.observation.unchanged.v1"
@@ -60,6 +61,7 @@ var routes = map[string]route{
 	TypeActionSucceeded:      {topic: topic.ActionSucceeded, stream: ActionStreamPrefix},
 	TypeActionFailed:         {topic: topic.ActionFailed, stream: ActionStreamPrefix},
 
+	TypeDriftUpdated:           {topic: topic.DriftUpdated, stream: DriftStreamPrefix},
 	TypeStateRecorded:          {stream: "state-"},
 	TypeObservationReceivedV2:  {topic: topic.ObservationReceivedV2, stream: ObservationStreamPrefix},
 	TypeObservationUnchanged:   {stream: ObservationStreamPrefix},

@@ -22,3 +22,32 @@ func IsPermanent(err error) bool {
 	var p permanent
 	return errors.As(err, &p)
 }
+
+// InvalidError is bad input: Err joins one "field: reason" error per bad field (errors.Join),
+// so that a door can name each. It is permanent.
+type InvalidError struct {
+	// What names the input ("observation obs-1").
+	What string
+	Err  error
+}
+
+func (e *InvalidError) Error() string { return "invalid " + e.What + ": " + e.Err.Error() }
+
+// Unwrap returns the joined field errors.
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// Invalid marks err, the joined field errors of input what, as bad input. Invalid(_, nil) is
+// nil.
+func Invalid(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return Permanent(&InvalidError{What: what, Err: err})
+}
+
+// AsInvalid returns the InvalidError err is or wraps.
+func AsInvalid(err error) (*InvalidError, bool) {
+	var inv *InvalidError
+	ok := errors.As(err, &inv)
+	return inv, ok
+}

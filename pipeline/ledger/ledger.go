@@ -6,14 +6,20 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
+
+// maxCaused bounds how many decisions a ledger remembers by cause: a redelivered verdict is a
+// recent one, and one older than that decides again onto the same derived ids.
+const maxCaused = 256
 
 // ErrUnknownDrift means no drift with that id exists for the CI.
 var ErrUnknownDrift = errors.New("unknown drift")
@@ -25,6 +31,8 @@ var ErrResolved = errors.New("drift already resolved")
 type Drift struct {
 	Detected event.DriftDetected_v1
 	Status   drift.Status
+	// Actual is the field's latest actual value: Detected.Actual, or the last update's.
+	Actual json.RawMessage
 }
 
 // Ledger is one CI's drift lifecycle. It is not safe for concurrent use; load one per decision.
@@ -33,7 +41,8 @@ type Ledger struct {
 	revision eventstore.Revision
 	drifts   map[string]*Drift           // by drift id
 	open     map[string]*Drift           // unresolved, by field
-	caused   map[string][]event.Envelope // envelopes by causation id
+	caused   map[string][]event.Envelope // envelopes by causation id, of the last maxCaused causes
+	causes   []string                    // causation ids in caused, oldest first
 	resolved map[string]time.Time        // latest resolution time, by field
 }
 
@@ -42,24 +51,40 @@ func Stream(ciID string) string { return event.DriftStreamPrefix + ciID }
 
 // Load reads a CI's drift stream from the store and folds it.
 func Load(ctx context.Context, store eventstore.Store, ciID string) (*Ledger, error) {
-	l := &Ledger{
+	l := newLedger(ciID)
+	if err := l.catchUp(ctx, store); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func newLedger(ciID string) *Ledger {
+	return &Ledger{
 		ciID: ciID, revision: eventstore.NoStream,
 		drifts: map[string]*Drift{}, open: map[string]*Drift{}, caused: map[string][]event.Envelope{},
 		resolved: map[string]time.Time{},
 	}
+}
+
+// catchUp folds the events of the stream after the ledger's revision.
+func (l *Ledger) catchUp(ctx context.Context, store eventstore.Store) error {
 	const page = 512
-	for from := uint64(0); ; {
-		recs, err := store.ReadStream(ctx, Stream(ciID), from, page)
+	from := uint64(0)
+	if l.revision >= 0 {
+		from = uint64(l.revision) + 1
+	}
+	for {
+		recs, err := store.ReadStream(ctx, Stream(l.ciID), from, page)
 		if err != nil {
-			return nil, fmt.Errorf("load drift ledger of %s: %w", ciID, err)
+			return fmt.Errorf("load drift ledger of %s: %w", l.ciID, err)
 		}
 		for _, r := range recs {
 			if err := l.apply(r); err != nil {
-				return nil, fmt.Errorf("load drift ledger of %s: %w", ciID, err)
+				return fmt.Errorf("load drift ledger of %s: %w", l.ciID, err)
 			}
 		}
 		if len(recs) < page {
-			return l, nil
+			return nil
 		}
 		from = recs[len(recs)-1].Revision + 1
 	}
@@ -71,8 +96,15 @@ func (l *Ledger) apply(r eventstore.Recorded) error {
 	if err != nil {
 		return err
 	}
-	if env.CausationID != "" {
-		l.caused[env.CausationID] = append(l.caused[env.CausationID], env)
+	if c := env.CausationID; c != "" {
+		if _, ok := l.caused[c]; !ok {
+			l.causes = append(l.causes, c)
+			if len(l.causes) > maxCaused {
+				delete(l.caused, l.causes[0])
+				l.causes = l.causes[1:]
+			}
+		}
+		l.caused[c] = append(l.caused[c], env)
 	}
 	switch env.Type {
 	case event.TypeDriftDetected:
@@ -80,9 +112,17 @@ func (l *Ledger) apply(r eventstore.Recorded) error {
 		if err != nil {
 			return err
 		}
-		d := &Drift{Detected: m.Fact, Status: drift.StatusOpen}
+		d := &Drift{Detected: m.Fact, Status: drift.StatusOpen, Actual: m.Fact.Actual}
 		l.drifts[m.Fact.DriftID] = d
 		l.open[m.Fact.Field] = d
+	case event.TypeDriftUpdated:
+		m, err := event.Decode[event.DriftUpdated_v1](env)
+		if err != nil {
+			return err
+		}
+		if d := l.drifts[m.Fact.DriftID]; d != nil {
+			d.Actual = m.Fact.Actual
+		}
 	case event.TypeDriftAcknowledged:
 		m, err := event.Decode[event.DriftAcknowledged_v1](env)
 		if err != nil {
@@ -166,14 +206,15 @@ func (l *Ledger) Acknowledge(driftID, by, comment string, at time.Time) (rec eve
 	}, true, nil
 }
 
-// Commit appends decided records to the CI's drift stream, expecting it unchanged since Load.
-// If another writer got there first the error wraps eventstore.ErrWrongRevision: load again
-// and decide again.
+// Commit appends decided records to the CI's drift stream, expecting it unchanged since Load,
+// and sets each record's Position. If another writer got there first the error wraps
+// eventstore.ErrWrongRevision: load again and decide again.
 func (l *Ledger) Commit(ctx context.Context, store eventstore.Store, recs ...event.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	evs := make([]eventstore.Event, len(recs))
+	appends := make([]eventstore.Append, len(recs))
+	expected := l.revision
 	for i, r := range recs {
 		ev, stream, err := r.StoreEvent()
 		if err != nil {
@@ -182,10 +223,74 @@ func (l *Ledger) Commit(ctx context.Context, store eventstore.Store, recs ...eve
 		if stream != Stream(l.ciID) {
 			return fmt.Errorf("commit %s to drift ledger of %s: it belongs to stream %q", ev.Type, l.ciID, stream)
 		}
-		evs[i] = ev
+		appends[i] = eventstore.Append{Stream: stream, Expected: expected, Events: []eventstore.Event{ev}}
+		if expected < 0 {
+			expected = eventstore.Exact(0)
+		} else {
+			expected++
+		}
 	}
-	if _, err := store.Append(ctx, Stream(l.ciID), l.revision, evs...); err != nil {
+	res, err := store.AppendMany(ctx, appends)
+	if err != nil {
 		return fmt.Errorf("commit to drift ledger of %s: %w", l.ciID, err)
 	}
+	for i := range recs {
+		recs[i].Position = res[i].Position
+	}
 	return nil
+}
+
+// Cache keeps the ledgers of recently decided CIs, so that a decision reads only what was
+// appended to a CI's drift stream since the last one instead of the whole stream. It is safe
+// for concurrent use; a CI's ledger is handed to one caller at a time.
+type Cache struct {
+	store eventstore.Store
+	max   int
+
+	mu      sync.Mutex
+	ledgers map[string]*cached
+}
+
+type cached struct {
+	mu sync.Mutex
+	l  *Ledger
+}
+
+// NewCache returns a cache of up to max ledgers over store.
+func NewCache(store eventstore.Store, max int) *Cache {
+	return &Cache{store: store, max: max, ledgers: map[string]*cached{}}
+}
+
+// With runs fn with the CI's ledger brought up to date with its stream. fn's error is
+// returned; after any error the cached ledger is dropped, so that the next call reads the
+// stream again.
+func (c *Cache) With(ctx context.Context, ciID string, fn func(*Ledger) error) error {
+	c.mu.Lock()
+	e, ok := c.ledgers[ciID]
+	if !ok {
+		if len(c.ledgers) >= c.max {
+			for k := range c.ledgers {
+				delete(c.ledgers, k)
+				if len(c.ledgers) < c.max/2 {
+					break
+				}
+			}
+		}
+		e = &cached{}
+		c.ledgers[ciID] = e
+	}
+	c.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.l == nil {
+		e.l = newLedger(ciID)
+	}
+	err := e.l.catchUp(ctx, c.store)
+	if err == nil {
+		err = fn(e.l)
+	}
+	if err != nil {
+		e.l = nil
+	}
+	return err
 }

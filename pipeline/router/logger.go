@@ -25,7 +25,10 @@ func (a zapAdapter) fields(f watermill.LogFields) []zap.Field {
 func (a zapAdapter) Error(msg string, err error, f watermill.LogFields) {
 	a.l.Error(msg, append(a.fields(f), zap.Error(err))...)
 }
-func (a zapAdapter) Info(msg string, f watermill.LogFields)  { a.l.Debug(msg, a.fields(f)...) }
+func (a zapAdapter) Info(msg string, f watermill.LogFields) { a.l.Debug(msg, a.fields(f)...) }
+
+// Warn logs a condition an operator should see (a lagging consumer group) at Warn.
+func (a zapAdapter) Warn(msg string, f watermill.LogFields)  { a.l.Warn(msg, a.fields(f)...) }
 func (a zapAdapter) Debug(msg string, f watermill.LogFields) { a.l.Debug(msg, a.fields(f)...) }
 func (a zapAdapter) Trace(msg string, f watermill.LogFields) {}
 func (a zapAdapter) With(f watermill.LogFields) watermill.LoggerAdapter {

@@ -40,17 +40,17 @@ type rig struct {
 func newRig(t *testing.T, stage router.Stage[event.ObservationSubmitted_v1]) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	b, err := embedded.Open(embedded.Config{Path: dir + "/bus.db"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
 	store, err := bolt.Open(bolt.Config{Dir: dir + "/events"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	em, _ := record.NewEmitter(store, b.Publisher())
+	b, err := embedded.Open(embedded.Config{Store: store, Path: dir + "/bus.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	em, _ := record.NewEmitter(store, b.Publisher(), record.FromStore())
 	r, err := router.New(router.Config{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond}, b, em, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -199,5 +199,30 @@ func TestRouterRecordsAndPublishesWhatAStageEmits(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("nothing published")
+	}
+}
+
+func TestRouterParksUntrustedInputThatIsNotStrictJSONWithoutCallingTheHandler(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	r := newRig(t, router.Untrusted[event.ObservationSubmitted_v1](stageFunc(func(context.Context, event.Message[event.ObservationSubmitted_v1]) ([]event.Record, error) {
+		calls.Add(1)
+		return nil, nil
+	})))
+	msg := message.NewMessage(event.DeriveID("dup"), []byte(`{"ci_id":"vm-1","ci_id":"vm-2","state":{}}`))
+	msg.Metadata.Set(event.MetaType, event.TypeObservationSubmitted)
+	if err := r.bus.Publisher().Publish(topic.Observations, msg); err != nil {
+		t.Fatal(err)
+	}
+	if p := r.nextPoison(t); !strings.Contains(p.Reason, `duplicate key "ci_id"`) {
+		t.Fatalf("reason %q", p.Reason)
+	}
+	r.submit(t, "fine")
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handler called %d times, want once: for the good message only", n)
 	}
 }

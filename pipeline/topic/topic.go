@@ -30,6 +30,8 @@ const (
 	DriftDetected = "drift.detected"
 	// DriftResolved is the public stream of closed drifts.
 	DriftResolved = "drift.resolved"
+	// DriftUpdated is the public stream of changes of an open drift's actual value.
+	DriftUpdated = "drift.updated"
 	// DriftAcknowledged is the public stream of acknowledgements.
 	DriftAcknowledged = "drift.acknowledged"
 	// Poison parks messages that cannot be processed, with their reason.

@@ -69,6 +69,14 @@ func New() *Model { return &Model{creds: map[string]event.AgentEnrolled_v1{}} }
 // Name implements projections.Projection.
 func (m *Model) Name() string { return Name }
 
+// Version implements projections.Projection.
+func (m *Model) Version() int { return 1 }
+
+// Consumes implements projections.Consumer.
+func (m *Model) Consumes(typ string) bool {
+	return typ == event.TypeAgentEnrolled || typ == event.TypeObservationRejected
+}
+
 // Open implements projections.Projection: it creates the buckets and loads the credentials.
 func (m *Model) Open(db *bolt.DB) error {
 	creds := map[string]event.AgentEnrolled_v1{}

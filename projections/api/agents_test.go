@@ -14,9 +14,11 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/driftwatch/driftwatch/handlers/ingest"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/pipeline/record"
+	"github.com/driftwatch/driftwatch/pipeline/states"
 	"github.com/driftwatch/driftwatch/projections"
 	"github.com/driftwatch/driftwatch/projections/agents"
 	"github.com/driftwatch/driftwatch/projections/api"
@@ -57,8 +59,14 @@ func newEnrolFixture(t *testing.T, token string) *enrolFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st, _ := states.New(states.Config{}, f.store)
+	in, err := ingest.New(ingest.Config{}, ingest.Deps{Store: f.store, States: st, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.handler, err = api.New(api.Config{EnrolToken: token}, api.Deps{
 		Store: f.store, Emitter: emitter, Runner: r, Drifts: drifts.New(), Catalog: catalog.New(), Agents: f.agents,
+		Door: door{in}, Reconciler: &reconciler{}, States: st,
 		Logger: zap.NewNop(), Now: func() time.Time { return now },
 	})
 	if err != nil {

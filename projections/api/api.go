@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -39,6 +40,11 @@ type DriftReader interface {
 	CI(id string) (drifts.CI, bool, error)
 	CIs() ([]drifts.CI, error)
 	Report() (drifts.Report, error)
+}
+
+// StateReader reads a state by its hash; *states.Store implements it.
+type StateReader interface {
+	Get(ctx context.Context, hash string) (json.RawMessage, error)
 }
 
 // CatalogReader is the templates and policies read model; *catalog.Catalog implements it.
@@ -107,6 +113,12 @@ type Deps struct {
 	Catalog CatalogReader
 	// Agents is the enrolled-agents read model; optional: without it /agents is not served.
 	Agents AgentDirectory
+	// Door admits observations (POST /observations).
+	Door Door
+	// Reconciler sweeps the CIs (POST /drift/reconcile).
+	Reconciler Reconciler
+	// States reads states by hash, to show a CI's last observed state.
+	States StateReader
 	// Logger receives one line per failed request.
 	Logger *zap.Logger
 	// Now is the clock; default time.Now.
@@ -123,6 +135,7 @@ func (d *Deps) check() error {
 	}{
 		{"store", d.Store == nil}, {"emitter", d.Emitter == nil}, {"runner", d.Runner == nil},
 		{"drifts", d.Drifts == nil}, {"catalog", d.Catalog == nil}, {"logger", d.Logger == nil},
+		{"door", d.Door == nil}, {"reconciler", d.Reconciler == nil}, {"states", d.States == nil},
 	} {
 		if dep.missing {
 			errs = append(errs, fmt.Errorf("%s: required", dep.name))
@@ -155,6 +168,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		"POST /observations":                  a.submitObservation,
 		"GET /drift/events":                   a.listDrifts,
 		"GET /drift/events/{id}":              a.getDrift,
+		"GET /drift/events/stream":            a.streamDrifts,
 		"POST /drift/events/{id}/acknowledge": a.acknowledge,
 		"GET /drift/cis":                      a.listCIs,
 		"GET /drift/cis/{id}":                 a.getCI,

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/driftwatch/driftwatch/pipeline/drift"
 )
 
 // Media types the API reads.
@@ -24,15 +26,19 @@ const (
 // yamlTypes are the media types read as YAML.
 var yamlTypes = map[string]bool{mediaYAML: true, "application/x-yaml": true, "text/yaml": true, "text/x-yaml": true}
 
-// mediaType returns the request's media type; a request without one is JSON.
+// mediaType returns the request's media type; a request without one is JSON. Bodies are
+// read as UTF-8 only: a charset parameter naming anything else is a 415.
 func mediaType(r *http.Request) (string, error) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return mediaJSON, nil
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return "", problem(http.StatusUnsupportedMediaType, "unsupported-media-type", fmt.Sprintf("Content-Type %q cannot be parsed", ct))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return "", problem(http.StatusUnsupportedMediaType, "unsupported-media-type", fmt.Sprintf("charset %q is not accepted: send UTF-8", cs))
 	}
 	return mt, nil
 }
@@ -87,7 +93,16 @@ func decodeBody(r *http.Request, v any, allowYAML bool) error {
 }
 
 // decodeJSON decodes one JSON document strictly into v and explains failures as problems.
+// The document must first obey drift.CheckStrict: encoding/json would quietly keep the last
+// of two equal keys, turn invalid UTF-8 into U+FFFD and decode numbers later stages cannot.
 func decodeJSON(data []byte, v any) error {
+	if err := drift.CheckStrict(data); err != nil {
+		var se *drift.StrictError
+		if errors.As(err, &se) && se.Path != "" {
+			return badRequest("the body is not acceptable JSON: "+err.Error(), InvalidParam{Name: strings.TrimPrefix(se.Path, "/"), Reason: se.Reason})
+		}
+		return badRequest("the body is not valid JSON: " + err.Error())
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -102,7 +103,19 @@ func (a *api) getCI(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return notFound("CI", id)
 	}
-	return writeJSON(w, http.StatusOK, ci)
+	out := ciWithState{CI: ci}
+	if ci.StateHash != "" {
+		if out.State, err = a.States.Get(r.Context(), ci.StateHash); err != nil {
+			return unavailable("the CI's state could not be read; retry", fmt.Errorf("read state of %s: %w", id, err))
+		}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// ciWithState is one CI with its last observed state.
+type ciWithState struct {
+	drifts.CI
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // report is GET /drift/report: drift counts by CI type, category, severity and status.

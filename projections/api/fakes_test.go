@@ -17,9 +17,11 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
+	"github.com/driftwatch/driftwatch/handlers/ingest"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/pipeline/record"
+	"github.com/driftwatch/driftwatch/pipeline/states"
 	"github.com/driftwatch/driftwatch/projections"
 	"github.com/driftwatch/driftwatch/projections/api"
 	"github.com/driftwatch/driftwatch/projections/catalog"
@@ -68,15 +70,45 @@ func (p *publisher) published(topic string) []*message.Message {
 // fixture is the API over real projections, a real record.Emitter, an event store and a
 // fake publisher.
 type fixture struct {
-	t       *testing.T
-	store   eventstore.Store
-	mem     *memstore.Store // nil when store is not a memstore
-	pub     *publisher
-	runner  *projections.Runner
-	drifts  *drifts.Model
-	catalog *catalog.Catalog
-	handler http.Handler
-	ids     int
+	t          *testing.T
+	store      eventstore.Store
+	mem        *memstore.Store // nil when store is not a memstore
+	pub        *publisher
+	runner     *projections.Runner
+	drifts     *drifts.Model
+	catalog    *catalog.Catalog
+	handler    http.Handler
+	reconciler *reconciler
+	ids        int
+}
+
+// door is the real ingest stage at the door, as cmd/driftwatch wires it.
+type door struct{ in *ingest.Ingest }
+
+func (d door) Submit(ctx context.Context, msg event.Message[event.ObservationSubmitted_v1]) (api.Admission, error) {
+	out, err := d.in.Submit(ctx, msg)
+	return api.Admission{Status: string(out.Status), ObservationID: out.ObservationID, Rejection: out.Rejection, Records: out.Records, Outcome: out}, err
+}
+
+// Published implements api.Door.
+func (d door) Published(a api.Admission) {
+	if out, ok := a.Outcome.(ingest.Outcome); ok {
+		d.in.Published(out)
+	}
+}
+
+// reconciler counts sweeps and answers with fixed figures, or fails when told.
+type reconciler struct {
+	mu      sync.Mutex
+	reasons []string
+	fail    error
+}
+
+func (r *reconciler) Reconcile(_ context.Context, reason string) (int, int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reasons = append(r.reasons, reason)
+	return 7, 2, r.fail
 }
 
 // newFixture starts the API on a fresh memstore.
@@ -111,8 +143,18 @@ func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture
 	if err != nil {
 		t.Fatalf("new emitter: %v", err)
 	}
+	st, err := states.New(states.Config{}, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := ingest.New(ingest.Config{}, ingest.Deps{Store: store, States: st, Logger: zap.NewNop(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reconciler = &reconciler{}
 	f.handler, err = api.New(cfg, api.Deps{
 		Store: store, Emitter: emitter, Runner: r, Drifts: f.drifts, Catalog: f.catalog, Logger: zap.NewNop(),
+		Door: door{in}, Reconciler: f.reconciler, States: st,
 		Now: func() time.Time { return now },
 		NewID: func() string {
 			f.ids++

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,44 +12,34 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
-	"github.com/driftwatch/driftwatch/pipeline/topic"
 	"github.com/driftwatch/driftwatch/projections/api"
 	"github.com/driftwatch/driftwatch/projections/drifts"
 )
 
-func observedFact(id, ci, state string) event.ObservationReceived_v1 {
-	return event.ObservationReceived_v1{ObservationID: id, CIID: ci, CIType: "vm", TemplateID: "web", Source: "agent",
-		ObservedAt: now, ReceivedAt: now, State: json.RawMessage(state)}
+func observedFact(id, ci, state string) event.ObservationReceived_v2 {
+	h, _ := drift.Hash(json.RawMessage(state))
+	return event.ObservationReceived_v2{ReceivedAt: now, Observed: event.Observed{ObservationID: id, CIID: ci, CIType: "vm", TemplateID: "web", Source: "agent",
+		ObservedAt: now, StateHash: h}}
 }
 
 func TestReconcile(t *testing.T) {
 	t.Parallel()
 
-	t.Run("submits_the_last_observed_state_of_every_ci_again", func(t *testing.T) {
+	t.Run("sweeps_and_answers_what_it_compared_and_requested", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
-		f.record(observedFact("o1", "vm-1", `{"power_state":"off"}`), observedFact("o2", "vm-2", `{"power_state":"on"}`),
-			detected("d1", "vm-3", "/a", drift.SeverityLow, drift.CategoryState, 0))
-		var got struct {
-			ReconcileID string `json:"reconcile_id"`
-			CIs         int    `json:"cis"`
-		}
+		var got api.Sweep
 		f.do("POST", "/drift/reconcile", "", nil).want(t, http.StatusAccepted, &got)
-		if got.CIs != 2 || got.ReconcileID == "" {
-			t.Fatalf("reconcile answer: %+v", got)
+		if got.CIs != 7 || got.Requested != 2 || got.ReconcileID == "" || len(f.reconciler.reasons) != 1 || f.reconciler.reasons[0] != "reconcile "+got.ReconcileID {
+			t.Fatalf("answer %+v, sweeps %v", got, f.reconciler.reasons)
 		}
-		msgs := f.pub.published(topic.Observations)
-		if len(msgs) != 2 {
-			t.Fatalf("published %d observations, want 2", len(msgs))
-		}
-		m, err := event.DecodeMessage[event.ObservationSubmitted_v1](msgs[0])
-		if err != nil || m.ID != event.DeriveID("reconcile", got.ReconcileID, "vm-1") || m.Fact.Source != "reconcile" ||
-			string(m.Fact.State) != `{"power_state":"off"}` || m.Fact.TemplateID != "web" || m.Fact.CIType != "vm" {
-			t.Fatalf("reconcile observation: %+v, %v", m, err)
-		}
-		if err := m.Fact.Validate(); err != nil {
-			t.Fatalf("reconcile observation does not validate: %v", err)
-		}
+	})
+
+	t.Run("answers_503_when_the_sweep_fails", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.reconciler.fail = errors.New("store down")
+		f.do("POST", "/drift/reconcile", "", nil).problem(t, http.StatusServiceUnavailable)
 	})
 }
 

@@ -1,14 +1,34 @@
 package api
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
-	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/fault"
 )
+
+// Admission is the door's decision on one submitted observation (see ingest.Outcome).
+type Admission struct {
+	// Status is accepted, unchanged, duplicate, superseded or rejected.
+	Status        string
+	ObservationID string
+	// Rejection is set when the observation's credentials do not allow it.
+	Rejection *event.ObservationRejected_v1
+	// Records are the facts to emit.
+	Records []event.Record
+	// Outcome is the door's own account, handed back with Published.
+	Outcome any
+}
+
+// Door admits observations: the ingest stage, run at the door so that everything it would
+// refuse is refused before the answer. Bad input is an error wrapping a fault.InvalidError.
+// Published is told once an admission's records were emitted.
+type Door interface {
+	Submit(ctx context.Context, in event.Message[event.ObservationSubmitted_v1]) (Admission, error)
+	Published(Admission)
+}
 
 // accepted is the answer to a submitted observation.
 type accepted struct {
@@ -17,59 +37,39 @@ type accepted struct {
 }
 
 // submitObservation is POST /observations: a drift.Observation with an optional scope, as
-// event.ObservationSubmitted_v1. It answers 202 once the Emitter has made the observation
-// durable on the bus, 503 when it could not.
+// event.ObservationSubmitted_v1. Ingest decides it here: bad input is a 400 naming each
+// field, an observation whose credentials do not allow it a 401 (unsigned where signatures
+// are required) or 403 (forged, unknown agent, foreign CI), recorded as rejected; otherwise
+// 202 once its facts are durable, with its status: accepted (the CI's state changed),
+// unchanged, duplicate or superseded.
 func (a *api) submitObservation(w http.ResponseWriter, r *http.Request) error {
 	var in event.ObservationSubmitted_v1
 	if err := decodeBody(r, &in, false); err != nil {
 		return err
 	}
-	if err := validateSubmission(in); err != nil {
-		return invalid("observation", err)
-	}
-	if in.ID == "" {
-		in.ID = a.NewID()
-	}
-	rec := event.Record{
-		ID:      event.DeriveID("observation-submitted", in.CIID, in.ID),
+	msg := event.Message[event.ObservationSubmitted_v1]{
+		ID:      event.DeriveID("observation-submitted", in.CIID, in.ID, a.NewID()),
 		Subject: in.CIID,
 		Time:    a.Now(),
 		Fact:    in,
 	}
-	if err := a.Emitter.Emit(r.Context(), rec); err != nil {
-		return unavailable("the observation could not be recorded; retry", fmt.Errorf("emit observation %s of %s: %w", in.ID, in.CIID, err))
+	adm, err := a.Door.Submit(r.Context(), msg)
+	if inv, ok := fault.AsInvalid(err); ok {
+		return invalid("observation", inv.Err)
 	}
-	return writeJSON(w, http.StatusAccepted, accepted{ObservationID: in.ID, Status: "accepted"})
-}
-
-// validateSubmission checks the observation and its scope, reporting every problem.
-func validateSubmission(in event.ObservationSubmitted_v1) error {
-	errs := []error{in.Validate()}
-	for i, s := range in.Scope {
-		switch {
-		case strings.TrimSpace(s) == "":
-			errs = append(errs, fmt.Errorf("scope[%d]: must name a top-level field", i))
-		default:
-			if err := drift.ValidPointer(drift.FieldPointer(s)); err != nil {
-				errs = append(errs, fmt.Errorf("scope[%d]: %w", i, err))
-			}
-		}
+	if err != nil {
+		return unavailable("the observation could not be recorded; retry", fmt.Errorf("submit observation of %s: %w", in.CIID, err))
 	}
-	return flatten(errs...)
-}
-
-// flatten joins errors, unwrapping joined ones, so that each stays one named problem.
-func flatten(errs ...error) error {
-	var out []error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			out = append(out, j.Unwrap()...)
-		} else {
-			out = append(out, err)
-		}
+	if err := a.Emitter.Emit(r.Context(), adm.Records...); err != nil {
+		return unavailable("the observation could not be recorded; retry", fmt.Errorf("emit observation of %s: %w", in.CIID, err))
 	}
-	return errors.Join(out...)
+	a.Door.Published(adm)
+	if rej := adm.Rejection; rej != nil {
+		status := http.StatusForbidden
+		if rej.Reason == event.RejectUnsigned {
+			status = http.StatusUnauthorized
+		}
+		return problem(status, "observation-rejected", fmt.Sprintf("%s: %s", rej.Reason, rej.Detail))
+	}
+	return writeJSON(w, http.StatusAccepted, accepted{ObservationID: adm.ObservationID, Status: adm.Status})
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 	"github.com/driftwatch/driftwatch/projections/api"
@@ -16,25 +14,56 @@ import (
 func TestObservations(t *testing.T) {
 	t.Parallel()
 
-	t.Run("accepts_an_observation_and_publishes_it_with_a_generated_id", func(t *testing.T) {
+	t.Run("ingests_an_observation_at_the_door_and_publishes_what_changed", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
 		var got struct {
 			ObservationID string `json:"observation_id"`
 			Status        string `json:"status"`
 		}
-		f.do("POST", "/observations", "application/json",
-			`{"ci_id":"vm-1","ci_type":"vm","state":{"power_state":"off"},"scope":["power_state"]}`).want(t, http.StatusAccepted, &got)
-		if _, err := uuid.Parse(got.ObservationID); err != nil || got.Status != "accepted" {
+		body := `{"ci_id":"vm-1","ci_type":"vm","state":{"power_state":"off"},"scope":["power_state"]}`
+		f.do("POST", "/observations", "application/json", body).want(t, http.StatusAccepted, &got)
+		if got.ObservationID == "" || got.Status != "accepted" {
 			t.Fatalf("answer: %+v", got)
 		}
-		msgs := f.pub.published(topic.Observations)
-		if len(msgs) != 1 || msgs[0].UUID != event.DeriveID("observation-submitted", "vm-1", got.ObservationID) {
-			t.Fatalf("published %d messages on %s", len(msgs), topic.Observations)
+		msgs := f.pub.published(topic.ObservationReceivedV2)
+		if len(msgs) != 1 {
+			t.Fatalf("published %d messages on %s", len(msgs), topic.ObservationReceivedV2)
 		}
-		m, err := event.DecodeMessage[event.ObservationSubmitted_v1](msgs[0])
-		if err != nil || m.Fact.ID != got.ObservationID || m.Fact.Scope[0] != "power_state" || m.Subject != "vm-1" {
+		m, err := event.DecodeMessage[event.ObservationReceived_v2](msgs[0])
+		if err != nil || m.Fact.ObservationID != got.ObservationID || m.Fact.Scope[0] != "/power_state" || m.Subject != "vm-1" || m.Position == 0 {
 			t.Fatalf("published observation: %+v, %v", m, err)
+		}
+		// The same POST again (the same instant, so the same observation) and the same state
+		// observed later publish nothing.
+		for _, c := range []struct{ body, status string }{
+			{body, "duplicate"},
+			{`{"ci_id":"vm-1","ci_type":"vm","state":{"power_state":"off"},"observed_at":"2026-02-22T12:00:01Z"}`, "unchanged"},
+		} {
+			body, status := c.body, c.status
+			f.do("POST", "/observations", "application/json", body).want(t, http.StatusAccepted, &got)
+			if got.Status != status || len(f.pub.published(topic.ObservationReceivedV2)) != 1 {
+				t.Fatalf("again: %+v, want %s; %d published", got, status, len(f.pub.published(topic.ObservationReceivedV2)))
+			}
+		}
+	})
+
+	t.Run("refuses_what_a_later_stage_would_refuse_naming_it", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		for body, want := range map[string]string{
+			`{"ci_id":"vm-1","ci_id":"vm-2","ci_type":"vm","state":{}}`:                       "ci_id",
+			"{\"ci_id\":\"vm\u0001\",\"ci_type\":\"vm\",\"state\":{}}":                        "ci_id",
+			`{"ci_id":"vm-1","ci_type":"vm","state":{"n":1e999}}`:                             "state/n",
+			`{"ci_id":"vm-1","ci_type":"vm","state":{},"observed_at":"9999-01-01T00:00:00Z"}`: "observed_at",
+			"{\"ci_id\":\"web\xff\",\"ci_type\":\"vm\",\"state\":{}}":                         "ci_id",
+		} {
+			f.do("POST", "/observations", "application/json", body).problem(t, http.StatusBadRequest, want)
+		}
+		f.do("POST", "/observations", "application/json; charset=latin1", `{"ci_id":"vm-1","ci_type":"vm","state":{}}`).
+			problem(t, http.StatusUnsupportedMediaType)
+		if n := len(f.pub.published(topic.ObservationReceivedV2)); n != 0 {
+			t.Fatalf("published %d refused observations", n)
 		}
 	})
 
@@ -82,6 +111,16 @@ func TestObservations(t *testing.T) {
 		f.pub.failWith(errors.New("redis down"))
 		f.do("POST", "/observations", "application/json", `{"ci_id":"vm-1","ci_type":"vm","state":{}}`).
 			problem(t, http.StatusServiceUnavailable)
+	})
+
+	t.Run("refuses_an_unsigned_observation_at_once_where_signatures_are_required", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.do("POST", "/observations", "application/json", `{"ci_id":"vm-1","ci_type":"vm","agent_id":"ghost","signature":"AAAA","state":{},"state_hash":"sha256:00"}`).
+			problem(t, http.StatusForbidden)
+		if n := len(f.pub.published(topic.ObservationRejected)); n != 1 {
+			t.Fatalf("%d rejections published, want the forged observation recorded as rejected", n)
+		}
 	})
 
 	t.Run("refuses_a_body_over_the_limit_with_413", func(t *testing.T) {

@@ -40,6 +40,14 @@ func New() *Catalog { return &Catalog{index: newIndex()} }
 // Name implements projections.Projection.
 func (c *Catalog) Name() string { return Name }
 
+// Version implements projections.Projection.
+func (c *Catalog) Version() int { return 1 }
+
+// Consumes implements projections.Consumer.
+func (c *Catalog) Consumes(typ string) bool {
+	return typ == event.TypeTemplateChanged || typ == event.TypePolicyChanged
+}
+
 // Open implements projections.Projection: it creates the buckets and loads the index.
 func (c *Catalog) Open(db *bolt.DB) error {
 	idx := newIndex()

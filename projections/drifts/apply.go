@@ -21,7 +21,7 @@ func (b model) detected(f event.DriftDetected_v1) error {
 	d = Drift{
 		ID: f.DriftID, Status: drift.StatusOpen, CIID: f.CIID, CIType: f.CIType, TemplateID: f.TemplateID,
 		PolicyID: f.PolicyID, ObservationID: f.ObservationID, Category: f.Category, Severity: f.Severity,
-		Field: f.Field, Desired: f.Desired, Actual: f.Actual, Patch: f.Patch, Detail: f.Detail, ActionType: f.ActionType,
+		Field: f.Field, Desired: f.Desired, Actual: f.Actual, FirstActual: f.Actual, Patch: f.Patch, Detail: f.Detail, ActionType: f.ActionType,
 		AutoChangeRequest: f.AutoChangeRequest, AutoRemediate: f.AutoRemediate, Notify: f.Notify,
 		DetectedAt: f.DetectedAt.UTC(),
 	}
@@ -35,6 +35,27 @@ func (b model) detected(f event.DriftDetected_v1) error {
 		return err
 	}
 	return b.refreshCI(d.CIID, d.CIType, d.TemplateID)
+}
+
+// updated records the latest actual value of an unresolved drift; the first stays in
+// FirstActual.
+func (b model) updated(f event.DriftUpdated_v1) error {
+	var d Drift
+	ok, err := projections.GetJSON(b.drift, f.DriftID, &d)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return projections.Skip(fmt.Errorf("update of unknown drift %q", f.DriftID))
+	}
+	if d.Status == drift.StatusResolved || f.UpdatedAt.Before(d.UpdatedAt) {
+		return nil
+	}
+	d.Actual, d.Patch, d.UpdatedAt, d.Updates = f.Actual, f.Patch, f.UpdatedAt.UTC(), d.Updates+1
+	if f.Detail != "" {
+		d.Detail = f.Detail
+	}
+	return b.putDrift(d)
 }
 
 // acknowledged moves an open drift to acknowledged; any other status stays.

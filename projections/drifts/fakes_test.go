@@ -13,9 +13,9 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
 	"github.com/driftwatch/driftwatch/projections"
 	"github.com/driftwatch/driftwatch/projections/drifts"
-	"github.com/driftwatch/driftwatch/projections/internal/memstore"
 )
 
 // base is the time every fact of these tests is relative to.
@@ -24,7 +24,7 @@ var base = time.Date(2026, 2, 22, 10, 0, 0, 0, time.UTC)
 // env is a drift model fed by a running projections.Runner over an in-memory store.
 type env struct {
 	t      *testing.T
-	store  *memstore.Store
+	store  *bolt.Store
 	runner *projections.Runner
 	model  *drifts.Model
 	n      int
@@ -32,7 +32,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, store: memstore.New(), model: drifts.New()}
+	store, err := bolt.Open(bolt.Config{Dir: filepath.Join(t.TempDir(), "events")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	e := &env{t: t, store: store, model: drifts.New()}
 	r, err := projections.New(projections.Config{Path: filepath.Join(t.TempDir(), "p.db")},
 		projections.Deps{Store: e.store, Logger: zap.NewNop()}, e.model)
 	if err != nil {
@@ -105,11 +110,12 @@ func resolved(id, ci string) event.DriftResolved_v1 {
 	return event.DriftResolved_v1{DriftID: id, CIID: ci, ObservationID: "obs-fix", Reason: "field matches the desired state", ResolvedAt: base.Add(2 * time.Hour)}
 }
 
-func observed(id, ci, state string, minutes int, scope ...string) event.ObservationReceived_v1 {
-	return event.ObservationReceived_v1{
-		ObservationID: id, CIID: ci, CIType: "vm", TemplateID: "t1", Source: "agent", Scope: scope,
-		ObservedAt: base.Add(time.Duration(minutes) * time.Minute), ReceivedAt: base, State: json.RawMessage(state),
-	}
+func observed(id, ci, state string, minutes int) event.ObservationReceived_v2 {
+	h, _ := drift.Hash(json.RawMessage(state))
+	return event.ObservationReceived_v2{ReceivedAt: base, Observed: event.Observed{
+		ObservationID: id, CIID: ci, CIType: "vm", TemplateID: "t1", Source: "agent",
+		ObservedAt: base.Add(time.Duration(minutes) * time.Minute), StateHash: h,
+	}}
 }
 
 // mustGet returns a drift that must exist.

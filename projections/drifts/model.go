@@ -1,7 +1,9 @@
 // Package drifts is the drift read model: every drift with its lifecycle, the drift status
 // of every CI with its last observed state, and the report counts. It is a
 // projections.Projection fed by ObservationReceived_v1, DriftDetected_v1,
-// DriftAcknowledged_v1 and DriftResolved_v1; its queries serve the HTTP API and reconcile.
+// DriftUpdated_v1, DriftAcknowledged_v1 and DriftResolved_v1, with the CIs' states by hash
+// from the observation facts and their last verdicts from PolicyEvaluated_v2; its queries
+// serve the HTTP API and reconcile.
 package drifts
 
 import (
@@ -45,6 +47,20 @@ func New() *Model { return &Model{} }
 // Name implements projections.Projection.
 func (m *Model) Name() string { return Name }
 
+// Version implements projections.Projection: 2 keeps CIs' states by hash only.
+func (m *Model) Version() int { return 2 }
+
+// Consumes implements projections.Consumer.
+func (m *Model) Consumes(typ string) bool {
+	switch typ {
+	case event.TypeObservationReceived, event.TypeObservationReceivedV2, event.TypeObservationUnchanged,
+		event.TypePolicyEvaluatedV2, event.TypeDriftDetected, event.TypeDriftUpdated,
+		event.TypeDriftAcknowledged, event.TypeDriftResolved:
+		return true
+	}
+	return false
+}
+
 // Open implements projections.Projection: it creates the buckets.
 func (m *Model) Open(db *bolt.DB) error {
 	err := db.Update(func(tx *bolt.Tx) error {
@@ -77,13 +93,42 @@ func (m *Model) Apply(tx *bolt.Tx, ev projections.Event) error {
 		if err != nil {
 			return projections.Skip(err)
 		}
-		return b.observed(msg.Fact)
+		f := msg.Fact
+		return b.observed(observation{id: f.ObservationID, ci: f.CIID, ciType: f.CIType, templateID: f.TemplateID, source: f.Source,
+			hash: f.StateHash, observedAt: f.ObservedAt, receivedAt: f.ReceivedAt, changed: true})
+	case event.TypeObservationReceivedV2:
+		msg, err := event.Decode[event.ObservationReceived_v2](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		f := msg.Fact
+		return b.observed(observation{id: f.ObservationID, ci: f.CIID, ciType: f.CIType, templateID: f.TemplateID, source: f.Source,
+			hash: f.StateHash, observedAt: f.ObservedAt, receivedAt: f.ReceivedAt, changed: true})
+	case event.TypeObservationUnchanged:
+		msg, err := event.Decode[event.ObservationUnchanged_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		f := msg.Fact
+		return b.observed(observation{id: f.ObservationID, ci: f.CIID, source: f.Source, hash: f.StateHash, observedAt: f.ObservedAt, receivedAt: f.ReceivedAt})
+	case event.TypePolicyEvaluatedV2:
+		msg, err := event.Decode[event.PolicyEvaluated_v2](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.evaluated(msg.Fact)
 	case event.TypeDriftDetected:
 		msg, err := event.Decode[event.DriftDetected_v1](ev.Envelope)
 		if err != nil {
 			return projections.Skip(err)
 		}
 		return b.detected(msg.Fact)
+	case event.TypeDriftUpdated:
+		msg, err := event.Decode[event.DriftUpdated_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.updated(msg.Fact)
 	case event.TypeDriftAcknowledged:
 		msg, err := event.Decode[event.DriftAcknowledged_v1](ev.Envelope)
 		if err != nil {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
+	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/projections/drifts"
 )
 
@@ -92,23 +94,38 @@ func TestObservations(t *testing.T) {
 		}
 	})
 
-	t.Run("replaces_only_the_scoped_fields", func(t *testing.T) {
+	t.Run("shows_the_latest_actual_value_and_keeps_the_first", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)
-		e.record(
-			observed("o1", "vm-1", `{"power_state":"on","cpu_count":2,"network":"a"}`, 1),
-			observed("o2", "vm-1", `{"power_state":"off"}`, 2, "power_state", "/network"),
-		)
+		d := detected("d1", "vm-1", "/networks", drift.SeverityHigh, 0)
+		e.record(d, event.DriftUpdated_v1{DriftID: "d1", CIID: "vm-1", Field: "/networks", Actual: json.RawMessage(`["lan","rogue","rogue2"]`),
+			Patch: json.RawMessage(`[]`), UpdatedAt: base.Add(time.Minute)})
+		got := e.mustGet("d1")
+		if string(got.Actual) != `["lan","rogue","rogue2"]` || string(got.FirstActual) != string(d.Actual) || got.Updates != 1 || got.Status != drift.StatusOpen {
+			t.Fatalf("drift %+v", got)
+		}
+	})
+
+	t.Run("counts_an_unchanged_observation_as_verifying_the_ci", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		first := observed("o1", "vm-1", `{"a":1}`, 1)
+		e.record(first, event.ObservationUnchanged_v1{ObservationID: "o2", CIID: "vm-1", ObservedAt: base.Add(5 * time.Minute), ReceivedAt: base, StateHash: first.StateHash, Repeats: 3})
 		ci := e.mustCI("vm-1")
-		var got map[string]any
-		if err := json.Unmarshal(ci.State, &got); err != nil {
-			t.Fatalf("state: %v", err)
+		if ci.LastObservationID != "o2" || !ci.LastObservedAt.Equal(base.Add(5*time.Minute)) || !ci.LastChangedAt.Equal(base.Add(time.Minute)) || ci.StateHash != first.StateHash || ci.CIType != "vm" {
+			t.Fatalf("ci %+v", ci)
 		}
-		if got["power_state"] != "off" || got["cpu_count"] != float64(2) || len(got) != 2 {
-			t.Fatalf("merged state: %s", ci.State)
-		}
-		if h, _ := drift.Hash(ci.State); h != ci.StateHash {
-			t.Fatalf("state hash %s, want %s", ci.StateHash, h)
+	})
+
+	t.Run("keeps_the_last_verdict_with_its_desired_state_and_policy", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		o := observed("o1", "vm-1", `{"a":1}`, 1)
+		e.record(o, event.PolicyEvaluated_v2{Observed: o.Observed, Desired: event.DesiredRef{Source: "template", TemplateID: "t1", Version: 2, Hash: "sha256:d"},
+			PolicyID: "p1", PolicyVersion: 3, Differs: []string{"/a"}})
+		ev := e.mustCI("vm-1").Evaluation
+		if ev == nil || ev.Desired.Version != 2 || ev.PolicyVersion != 3 || ev.StateHash != o.StateHash || ev.Differs != 1 {
+			t.Fatalf("evaluation %+v", ev)
 		}
 	})
 
@@ -117,7 +134,8 @@ func TestObservations(t *testing.T) {
 		e := newEnv(t)
 		e.record(observed("o1", "vm-2", `{"a":1}`, 1), observed("o2", "vm-1", `{"a":2}`, 1), detected("d1", "vm-3", "/a", drift.SeverityLow, 0))
 		cis, err := e.model.CIs()
-		if err != nil || len(cis) != 3 || cis[0].CIID != "vm-1" || string(cis[1].State) != `{"a":1}` || cis[2].State != nil {
+		h, _ := drift.Hash(json.RawMessage(`{"a":1}`))
+		if err != nil || len(cis) != 3 || cis[0].CIID != "vm-1" || cis[1].StateHash != h || cis[2].StateHash != "" {
 			t.Fatalf("cis: %+v, %v", cis, err)
 		}
 	})

@@ -5,23 +5,29 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
+	"github.com/driftwatch/driftwatch/pipeline/event"
 )
 
 // Drift is one drift event as the read model holds it: what DriftDetected_v1 opened, and
 // what acknowledgement and resolution added.
 type Drift struct {
-	ID                string           `json:"drift_id"`
-	Status            drift.Status     `json:"status"`
-	CIID              string           `json:"ci_id"`
-	CIType            string           `json:"ci_type,omitempty"`
-	TemplateID        string           `json:"template_id,omitempty"`
-	PolicyID          string           `json:"policy_id"`
-	ObservationID     string           `json:"observation_id"`
-	Category          drift.Category   `json:"category"`
-	Severity          drift.Severity   `json:"severity"`
-	Field             string           `json:"field"`
-	Desired           json.RawMessage  `json:"desired"`
-	Actual            json.RawMessage  `json:"actual"`
+	ID            string          `json:"drift_id"`
+	Status        drift.Status    `json:"status"`
+	CIID          string          `json:"ci_id"`
+	CIType        string          `json:"ci_type,omitempty"`
+	TemplateID    string          `json:"template_id,omitempty"`
+	PolicyID      string          `json:"policy_id"`
+	ObservationID string          `json:"observation_id"`
+	Category      drift.Category  `json:"category"`
+	Severity      drift.Severity  `json:"severity"`
+	Field         string          `json:"field"`
+	Desired       json.RawMessage `json:"desired"`
+	// Actual is the field's latest actual value; FirstActual the one it was detected with.
+	Actual      json.RawMessage `json:"actual"`
+	FirstActual json.RawMessage `json:"first_actual,omitempty"`
+	// UpdatedAt and Updates say when, and how often, the actual value changed since.
+	UpdatedAt         time.Time        `json:"updated_at,omitzero"`
+	Updates           int              `json:"updates,omitempty"`
 	Patch             json.RawMessage  `json:"patch"`
 	Detail            string           `json:"detail,omitempty"`
 	ActionType        drift.ActionType `json:"action_type,omitempty"`
@@ -38,22 +44,41 @@ type Drift struct {
 	ResolvingObservationID string `json:"resolving_observation_id,omitempty"`
 }
 
-// CI is the drift status of one configuration item: its last observed state (from
-// ObservationReceived_v1) and its unresolved (open or acknowledged) drifts.
+// CI is the drift status of one configuration item: its last observed state (by hash), its
+// last verdict and its unresolved (open or acknowledged) drifts.
 type CI struct {
-	CIID              string          `json:"ci_id"`
-	CIType            string          `json:"ci_type,omitempty"`
-	TemplateID        string          `json:"template_id,omitempty"`
-	Source            string          `json:"source,omitempty"`
-	LastObservationID string          `json:"last_observation_id,omitempty"`
-	LastObservedAt    time.Time       `json:"last_observed_at,omitzero"`
-	LastReceivedAt    time.Time       `json:"last_received_at,omitzero"`
-	State             json.RawMessage `json:"state,omitempty"`
-	StateHash         string          `json:"state_hash,omitempty"`
+	CIID              string    `json:"ci_id"`
+	CIType            string    `json:"ci_type,omitempty"`
+	TemplateID        string    `json:"template_id,omitempty"`
+	Source            string    `json:"source,omitempty"`
+	LastObservationID string    `json:"last_observation_id,omitempty"`
+	LastObservedAt    time.Time `json:"last_observed_at,omitzero"`
+	LastReceivedAt    time.Time `json:"last_received_at,omitzero"`
+	// LastChangedAt is when the CI was last observed in a state it was not in before.
+	LastChangedAt time.Time `json:"last_changed_at,omitzero"`
+	StateHash     string    `json:"state_hash,omitempty"`
+	// Evaluation is the last verdict on the CI: which desired state and policy judged it.
+	Evaluation *Evaluation `json:"evaluation,omitempty"`
 	// OpenDrifts counts unresolved drifts: open and acknowledged ones.
 	OpenDrifts int `json:"open_drifts"`
 	// WorstOpenSeverity is the highest severity among them; empty when there are none.
 	WorstOpenSeverity drift.Severity `json:"worst_open_severity,omitempty"`
+}
+
+// Evaluation is the last verdict on a CI.
+type Evaluation struct {
+	ObservationID string `json:"observation_id"`
+	// StateHash is the state that was judged.
+	StateHash  string    `json:"state_hash"`
+	ObservedAt time.Time `json:"observed_at"`
+	// Reevaluation says why the state was judged again without a new observation.
+	Reevaluation string `json:"reevaluation,omitempty"`
+	// Desired names the desired state it was judged against: source, template and version.
+	Desired       event.DesiredRef `json:"desired,omitzero"`
+	PolicyID      string           `json:"policy_id"`
+	PolicyVersion int              `json:"policy_version,omitempty"`
+	// Differs counts the checked fields that differed.
+	Differs int `json:"differs"`
 }
 
 // Counts splits a number of drifts by status.

@@ -1,7 +1,6 @@
 package embedded_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -12,10 +11,11 @@ import (
 )
 
 // features are what this adapter really guarantees. Order holds only with one subscriber in
-// a group, so GuaranteedOrder is false and the order tests run on their own below. Every pair
-// the constructors return comes from one shared Bus, which is how instances share data in
-// one process: so Persistent holds and RequireSingleInstance is not needed.
-// Under -race the suite runs short (see raceEnabled); without it, in full.
+// a group and within one subject (the suite's messages have none, so they share one lane),
+// so GuaranteedOrder is false and the order tests run on their own below. Every pair the
+// constructors return comes from one shared Bus, which is how instances share data in one
+// process: so Persistent holds and RequireSingleInstance is not needed. Under -race the suite
+// runs short (see raceEnabled); without it, in full.
 var features = tests.Features{
 	ConsumerGroups:                      true,
 	ExactlyOnceDelivery:                 false,
@@ -25,24 +25,6 @@ var features = tests.Features{
 	RequireSingleInstance:               false,
 	NewSubscriberReceivesOldMessages:    true,
 	ForceShort:                          raceEnabled,
-}
-
-// openBus opens a bus on a fresh file, closed when the test ends.
-func openBus(t testing.TB, cfg embedded.Config) *embedded.Bus {
-	t.Helper()
-	if cfg.Path == "" {
-		cfg.Path = filepath.Join(t.TempDir(), "bus.db")
-	}
-	b, err := embedded.Open(cfg)
-	if err != nil {
-		t.Fatalf("open bus: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("close bus: %v", err)
-		}
-	})
-	return b
 }
 
 // constructors returns the suite's constructors on b. A plain pair gets a fresh consumer
@@ -63,13 +45,13 @@ func constructors(b *embedded.Bus) (tests.PubSubConstructor, tests.ConsumerGroup
 
 func TestUniversalSuite(t *testing.T) {
 	t.Parallel()
-	plain, withGroup := constructors(openBus(t, embedded.Config{}))
+	plain, withGroup := constructors(openRig(t, "", embedded.Config{}).bus)
 	tests.TestPubSub(t, features, plain, withGroup)
 }
 
 func TestSingleSubscriber(t *testing.T) {
 	t.Parallel()
-	plain, _ := constructors(openBus(t, embedded.Config{}))
+	plain, _ := constructors(openRig(t, "", embedded.Config{}).bus)
 	ordered := features
 	ordered.GuaranteedOrder = true
 

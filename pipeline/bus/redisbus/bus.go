@@ -1,13 +1,10 @@
 package redisbus
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
 
-	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
@@ -20,12 +17,18 @@ var ErrClosed = errors.New("redis bus closed")
 // Bus is the Redis Streams bus. It is safe for concurrent use.
 type Bus struct {
 	cfg    Config
-	client *redis.Client // the publisher's; owned (and closed) only in URL mode
-	pub    *redisstream.Publisher
+	client *redis.Client
+	owned  bool // the client came from URL: Close closes it
+	pub    *publisher
 
-	mu     sync.RWMutex // held for reading by every Publish, for writing by Close
-	closed bool
-	subs   map[*subscriber]struct{}
+	done chan struct{} // closed by Close
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	subs    map[*subscriber]struct{}
+	streams map[string]map[string]bool // topics read (with their groups) or written here
+	lagging map[string]bool            // "topic group" keys raised as lagging
 }
 
 var _ bus.Bus = (*Bus)(nil)
@@ -37,38 +40,30 @@ func New(cfg Config) (*Bus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("redis bus config: %w", err)
 	}
-	b := &Bus{cfg: cfg, subs: make(map[*subscriber]struct{})}
-	client, err := b.newClient()
-	if err != nil {
-		return nil, err
+	b := &Bus{cfg: cfg, done: make(chan struct{}), subs: map[*subscriber]struct{}{}, streams: map[string]map[string]bool{}, lagging: map[string]bool{}}
+	if cfg.Client != nil {
+		b.client = cfg.Client
+	} else {
+		opts, err := redis.ParseURL(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("parse redis url: %w", err)
+		}
+		// Every subscription holds one connection in a blocking read; leave room for the
+		// publisher, the acks and the trimmer.
+		opts.PoolSize = max(opts.PoolSize, 64)
+		b.client, b.owned = redis.NewClient(opts), true
 	}
-	b.client = client
-	b.pub, err = redisstream.NewPublisher(redisstream.PublisherConfig{
-		Client:     unclosable{client},
-		Marshaller: Marshaller{MaxEntryBytes: cfg.MaxEntryBytes},
-	}, cfg.Logger)
-	if err != nil {
-		return nil, fmt.Errorf("redis publisher: %w", err)
+	b.pub = newPublisher(b)
+	if cfg.TrimInterval > 0 {
+		b.wg.Add(1)
+		go b.trimLoop()
 	}
 	return b, nil
 }
 
-// newClient returns a fresh client in URL mode, or the shared Config.Client.
-func (b *Bus) newClient() (*redis.Client, error) {
-	if b.cfg.Client != nil {
-		return b.cfg.Client, nil
-	}
-	// Each client needs its own Options: go-redis normalises them in place.
-	opts, err := redis.ParseURL(b.cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("parse redis url: %w", err)
-	}
-	return redis.NewClient(opts), nil
-}
-
-// Publisher returns the bus's publisher. Its Close does nothing (the watermill router closes
-// the publishers of its handlers; the bus's must outlive them): Bus.Close ends it.
-func (b *Bus) Publisher() message.Publisher { return publisher{b} }
+// Publisher returns the bus's publisher: it pipelines the XADDs of concurrent Publish calls.
+// Its Close does nothing: Bus.Close ends it.
+func (b *Bus) Publisher() message.Publisher { return b.pub }
 
 // Subscriber returns a subscriber in consumer group group, as consumer Config.Consumer. A new
 // group reads its topic from the first entry. Closing the subscriber leaves the bus usable.
@@ -81,43 +76,13 @@ func (b *Bus) Subscriber(group string) (message.Subscriber, error) {
 	if b.closed {
 		return nil, ErrClosed
 	}
-	client, err := b.newClient()
-	if err != nil {
-		return nil, err
-	}
-	var rc redis.UniversalClient = client
-	if b.cfg.Client != nil {
-		// The stock subscriber closes its client on Close; the shared one must survive.
-		rc = unclosable{client}
-	}
-	nackSleep := redisstream.NoSleep
-	if b.cfg.NackResendDelay > 0 {
-		nackSleep = b.cfg.NackResendDelay
-	}
-	inner, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
-		Client:                        rc,
-		Unmarshaller:                  Marshaller{MaxEntryBytes: b.cfg.MaxEntryBytes},
-		Consumer:                      b.cfg.Consumer,
-		ConsumerGroup:                 group,
-		NackResendSleep:               nackSleep,
-		BlockTime:                     b.cfg.BlockTime,
-		ClaimInterval:                 b.cfg.ClaimInterval,
-		MaxIdleTime:                   b.cfg.MaxIdleTime,
-		OldestId:                      "0",
-		DisableIndefiniteInitialBlock: true,
-		// A cancelled read is a shutdown, not a failure to log and retry.
-		ShouldStopOnReadErrors: func(err error) bool { return errors.Is(err, context.Canceled) },
-	}, b.cfg.Logger.With(watermill.LogFields{"consumer_group": group}))
-	if err != nil {
-		return nil, fmt.Errorf("redis subscriber for %s: %w", group, err)
-	}
-	s := &subscriber{inner: inner, bus: b, client: rc, group: group}
+	s := &subscriber{bus: b, group: group, closing: make(chan struct{})}
 	b.subs[s] = struct{}{}
 	return s, nil
 }
 
-// Close closes every subscriber, waits for in-flight publishes, and closes the clients the
-// bus owns. It is idempotent.
+// Close closes every subscriber, waits for in-flight publishes, and closes the client it
+// owns. It is idempotent.
 func (b *Bus) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -125,24 +90,49 @@ func (b *Bus) Close() error {
 		return nil
 	}
 	b.closed = true
+	close(b.done)
 	subs := make([]*subscriber, 0, len(b.subs))
 	for s := range b.subs {
 		subs = append(subs, s)
 	}
 	b.mu.Unlock()
-
 	var errs []error
 	for _, s := range subs {
-		if err := s.Close(); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, s.Close())
 	}
-	if b.cfg.Client == nil {
+	b.pub.stop()
+	b.wg.Wait()
+	if b.owned {
 		if err := b.client.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close publisher client: %w", err))
+			errs = append(errs, fmt.Errorf("close redis client: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// live fails once the bus is closed.
+func (b *Bus) live() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// track remembers a stream this process reads (with group) or writes (group ""), for the
+// trimmer.
+func (b *Bus) track(topic, group string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	groups := b.streams[topic]
+	if groups == nil {
+		groups = map[string]bool{}
+		b.streams[topic] = groups
+	}
+	if group != "" {
+		groups[group] = true
+	}
 }
 
 // forget drops a closed subscriber from the set Close closes.

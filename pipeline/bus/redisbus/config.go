@@ -22,17 +22,32 @@ const (
 	DefaultMaxIdleTime = 30 * time.Second
 	// DefaultMaxEntryBytes is the largest entry published or decoded: 1 MiB.
 	DefaultMaxEntryBytes = 1 << 20
+	// DefaultReadBatch is how many entries one XREADGROUP reads, and how many acks one XACK
+	// carries at most.
+	DefaultReadBatch = 100
+	// DefaultMaxInFlight is how many entries a subscription holds, out or waiting in its
+	// lanes, before it reads more.
+	DefaultMaxInFlight = 512
+	// DefaultAckInterval is how long an ack may wait to join a batch.
+	DefaultAckInterval = 2 * time.Millisecond
+	// DefaultTrimInterval is how often the streams this process reads or writes are trimmed.
+	DefaultTrimInterval = 10 * time.Second
+	// DefaultPublicRetention is how long entries of the public streams (drift.*) are kept
+	// even once every group has acknowledged them, for subscribers that attach later.
+	DefaultPublicRetention = time.Hour
+	// DefaultMaxLag is how many entries a group may have waiting (not yet delivered, or
+	// delivered and not acknowledged) before it is raised as lagging.
+	DefaultMaxLag = 100_000
 )
 
 // Config configures a Bus.
 type Config struct {
-	// URL is the server's redis://, rediss:// or unix:// URL. Each subscriber gets its own
-	// client (and connection pool) from it, all owned and closed by the Bus. Default: none;
-	// set exactly one of URL and Client.
+	// URL is the server's redis://, rediss:// or unix:// URL; the Bus owns and closes the one
+	// client it makes from it. Default: none; set exactly one of URL and Client.
 	URL string
 	// Client is used instead of URL: the publisher and every subscriber share it, so its pool
 	// must hold one connection per concurrent subscription plus the publishers. The Bus never
-	// closes it. Default: nil.
+	// closes it. Default: nil (a client from URL, owned by the Bus).
 	Client *redis.Client
 	// Consumer is this process's consumer name in every group. It must be stable across
 	// restarts and unique per process: conventionally DefaultConsumer(role), the host name,
@@ -55,7 +70,24 @@ type Config struct {
 	// messages and subscribers flag bigger entries malformed. Default: DefaultMaxEntryBytes
 	// (1 MiB).
 	MaxEntryBytes int
-	// Logger receives watermill-redisstream's logs. Default: watermill.NopLogger.
+	// ReadBatch is how many entries one read takes and one XACK carries at most. Default:
+	// DefaultReadBatch (100).
+	ReadBatch int
+	// MaxInFlight bounds the entries a subscription holds before reading more. Default:
+	// DefaultMaxInFlight (512).
+	MaxInFlight int
+	// AckInterval is the longest an ack waits to join a batch. Default: DefaultAckInterval.
+	AckInterval time.Duration
+	// TrimInterval is how often streams are trimmed of what every group acknowledged;
+	// negative turns trimming off. Default: DefaultTrimInterval (10s).
+	TrimInterval time.Duration
+	// PublicRetention keeps entries of the public drift.* streams at least this long.
+	// Default: DefaultPublicRetention (1h).
+	PublicRetention time.Duration
+	// MaxLag is how many entries a group may have waiting before it is raised (logged at
+	// Warn and reported by Lagging). Default: DefaultMaxLag.
+	MaxLag int64
+	// Logger receives the bus's logs. Default: watermill.NopLogger.
 	Logger watermill.LoggerAdapter
 }
 
@@ -71,6 +103,24 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxEntryBytes == 0 {
 		c.MaxEntryBytes = DefaultMaxEntryBytes
+	}
+	if c.ReadBatch == 0 {
+		c.ReadBatch = DefaultReadBatch
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.AckInterval == 0 {
+		c.AckInterval = DefaultAckInterval
+	}
+	if c.TrimInterval == 0 {
+		c.TrimInterval = DefaultTrimInterval
+	}
+	if c.PublicRetention == 0 {
+		c.PublicRetention = DefaultPublicRetention
+	}
+	if c.MaxLag == 0 {
+		c.MaxLag = DefaultMaxLag
 	}
 	if c.Logger == nil {
 		c.Logger = watermill.NopLogger{}
@@ -106,6 +156,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEntryBytes < 0 {
 		errs = append(errs, fmt.Errorf("max entry bytes: %d is negative", c.MaxEntryBytes))
+	}
+	if c.ReadBatch < 0 || c.MaxInFlight < 0 || c.AckInterval < 0 || c.PublicRetention < 0 || c.MaxLag < 0 {
+		errs = append(errs, errors.New("read batch, max in flight, ack interval, public retention and max lag: must not be negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,20 @@
-// Package redisbus is the Redis Streams adapter of bus.Bus, built on watermill-redisstream.
-// Each topic is a stream key; each handler is a consumer group (XREADGROUP) whose consumer
-// name is stable per process; pending entries idle longer than MaxIdleTime are claimed
-// (XCLAIM) by a live consumer of the group. Streams are not trimmed.
+// Package redisbus is the Redis Streams adapter of bus.Bus. Each topic is a stream key; each
+// handler is a consumer group whose consumer name is stable per process.
+//
+//   - Subscriptions read in batches (XREADGROUP COUNT ReadBatch) and hand messages to the
+//     router concurrently, in lanes: one CloudEvents subject (one CI) at a time, each after
+//     the previous was acked; acks go back in batches (one XACK for many ids). A restarted
+//     consumer reads back its own pending entries first; entries of a dead consumer idle
+//     longer than MaxIdleTime are claimed (XAUTOCLAIM) by a live one.
+//   - The publisher pipelines the XADDs of concurrent Publish calls in one round trip.
+//   - Streams are trimmed (XTRIM MINID) of what every group has acknowledged, never of an
+//     entry a group has not read or not acknowledged; the public drift.* streams keep
+//     PublicRetention more for subscribers that attach later. A group with more than
+//     MaxLag entries waiting is logged at Warn and reported by Lagging.
+//
+// The wire format is watermill-redisstream's marshaller contract (Marshaller implements
+// redisstream.MarshallerUnmarshaller), so stock watermill-redisstream subscribers and
+// publishers can read and write these streams too.
 //
 // # Wire format
 //

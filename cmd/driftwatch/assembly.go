@@ -1,0 +1,199 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/docker/docker/client"
+	"go.uber.org/zap"
+
+	"github.com/driftwatch/driftwatch/handlers/enrich"
+	"github.com/driftwatch/driftwatch/handlers/enrich/template"
+	"github.com/driftwatch/driftwatch/handlers/ingest"
+	"github.com/driftwatch/driftwatch/pipeline/bus"
+	"github.com/driftwatch/driftwatch/pipeline/bus/embedded"
+	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore/esdb"
+	"github.com/driftwatch/driftwatch/pipeline/record"
+	"github.com/driftwatch/driftwatch/pipeline/router"
+	"github.com/driftwatch/driftwatch/pipeline/states"
+	"github.com/driftwatch/driftwatch/projections"
+	"github.com/driftwatch/driftwatch/projections/agents"
+	"github.com/driftwatch/driftwatch/projections/catalog"
+	"github.com/driftwatch/driftwatch/projections/drifts"
+)
+
+// app is one process's shared parts, built once by assemble for every role it runs: the
+// event store, the bus, the emitter, the states, the read models the roles need, the ingest
+// door and the router the stages join. Roles only use what it holds.
+type app struct {
+	cfg config
+	log *zap.Logger
+	now func() time.Time
+
+	store   eventstore.Store
+	bus     bus.Bus
+	emitter *record.Emitter
+	states  *states.Store
+	router  *router.Router
+
+	// The read models, when a role needs them, all kept by one runner.
+	runner  *projections.Runner
+	drifts  *drifts.Model
+	catalog *catalog.Catalog
+	agents  *agents.Model
+
+	ingest    *ingest.Ingest
+	desired   enrich.DesiredSource
+	dockerCli *client.Client
+
+	closers []io.Closer // closed in reverse order
+}
+
+// models are the read models a process keeps.
+type models struct{ drifts, catalog, agents bool }
+
+// assemble builds the shared parts for process name (serve, or worker-<role>), with the read
+// models it needs. Close it when done.
+func assemble(c config, log *zap.Logger, name string, need models) (a *app, err error) {
+	a = &app{cfg: c, log: log, now: time.Now}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	as, err := agentSettingsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if a.store, err = openStore(c, log); err != nil {
+		return nil, fmt.Errorf("open event store: %w", err)
+	}
+	a.closers = append(a.closers, a.store)
+	if a.bus, err = openBus(c, a.store, name, log); err != nil {
+		return nil, fmt.Errorf("open bus: %w", err)
+	}
+	a.closers = append(a.closers, a.bus)
+	var opts []record.Option
+	if c.RedisURL == "" {
+		opts = append(opts, record.FromStore())
+	}
+	if a.emitter, err = record.NewEmitter(a.store, a.bus.Publisher(), opts...); err != nil {
+		return nil, err
+	}
+	if a.states, err = states.New(states.Config{}, a.store); err != nil {
+		return nil, err
+	}
+	if a.router, err = router.New(router.Config{}, a.bus, a.emitter, log.Named("router")); err != nil {
+		return nil, err
+	}
+	if a.ingest, err = ingest.New(ingest.Config{RequireSigned: as.RequireSigned, UnchangedEvery: c.UnchangedEvery}, ingest.Deps{
+		Store: a.store, States: a.states, Logger: log.Named("ingest"), Now: a.now,
+	}); err != nil {
+		return nil, err
+	}
+	if err := a.openModels(name, need); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openModels opens the read models a process needs in one file: projections.db for serve,
+// <name>.db for a worker.
+func (a *app) openModels(name string, need models) error {
+	var projs []projections.Projection
+	if need.drifts {
+		a.drifts = drifts.New()
+		projs = append(projs, a.drifts)
+	}
+	if need.catalog {
+		a.catalog = catalog.New()
+		projs = append(projs, a.catalog)
+	}
+	if need.agents {
+		a.agents = agents.New()
+		projs = append(projs, a.agents)
+	}
+	if len(projs) == 0 {
+		return nil
+	}
+	file := "projections.db"
+	if name != "serve" {
+		file = name + ".db"
+	}
+	r, err := projections.New(projections.Config{Path: filepath.Join(a.cfg.DataDir, file)},
+		projections.Deps{Store: a.store, Logger: a.log.Named("projections")}, projs...)
+	if err != nil {
+		return fmt.Errorf("open read models: %w", err)
+	}
+	a.runner = r
+	a.closers = append(a.closers, r)
+	if a.catalog != nil {
+		if a.desired, err = template.New(a.catalog, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close releases everything, the last opened first.
+func (a *app) Close() {
+	for _, c := range slices.Backward(a.closers) {
+		closeLogged(a.log, c)
+	}
+}
+
+// openStore opens EventStoreDB when configured, else the embedded store in the data dir.
+func openStore(c config, log *zap.Logger) (eventstore.Store, error) {
+	if c.EventStoreURL != "" {
+		log.Info("Using EventStoreDB")
+		return esdb.Open(esdb.Config{URL: c.EventStoreURL})
+	}
+	dir := filepath.Join(c.DataDir, "events")
+	log.Info("Using the embedded event store", zap.String("dir", dir))
+	return bolt.Open(bolt.Config{Dir: dir})
+}
+
+// openBus opens Redis Streams when configured, else the embedded bus that follows the store.
+func openBus(c config, store eventstore.Store, role string, log *zap.Logger) (bus.Bus, error) {
+	if c.RedisURL == "" {
+		path := filepath.Join(c.DataDir, "bus.db")
+		log.Info("Using the embedded bus", zap.String("checkpoints", path))
+		return embedded.Open(embedded.Config{Store: store, Path: path, Logger: router.NewLogger(log)})
+	}
+	consumer := c.Consumer
+	if consumer == "" {
+		var err error
+		if consumer, err = redisbus.DefaultConsumer(role); err != nil {
+			return nil, fmt.Errorf("name the redis consumer: %w", err)
+		}
+	}
+	log.Info("Using Redis Streams", zap.String("consumer", consumer))
+	return redisbus.New(redisbus.Config{URL: c.RedisURL, Consumer: consumer, Logger: router.NewLogger(log)})
+}
+
+// newLogger builds the process's zap logger at the configured level.
+func newLogger(level string) (*zap.Logger, error) {
+	cfg := zap.NewProductionConfig()
+	lvl, err := zap.ParseAtomicLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Level = lvl
+	cfg.Sampling = nil
+	return cfg.Build()
+}
+
+func closeLogged(log *zap.Logger, c io.Closer) {
+	if err := c.Close(); err != nil && !errors.Is(err, errAlreadyClosed) {
+		log.Warn("Close failed", zap.Error(err))
+	}
+}
+
+var errAlreadyClosed = errors.New("already closed")
