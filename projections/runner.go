@@ -67,7 +67,17 @@ func New(cfg Config, deps Deps, projs ...Projection) (*Runner, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("new projection runner: %w", err)
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout})
+	// The read models are derived from the store: they are written without fsync, and a file
+	// a power cut left damaged is rebuilt from position 0. A process crash loses nothing: the
+	// kernel still writes what was committed.
+	opts := &bolt.Options{Timeout: cfg.LockTimeout, NoSync: true, NoFreelistSync: true}
+	db, err := bolt.Open(cfg.Path, 0o600, opts)
+	if err != nil && !errors.Is(err, bolt.ErrTimeout) {
+		deps.Logger.Warn("Read models unreadable; rebuilding them from the event store", zap.String("path", cfg.Path), zap.Error(err))
+		if rmErr := os.Remove(cfg.Path); rmErr == nil {
+			db, err = bolt.Open(cfg.Path, 0o600, opts)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open projections file %s: %w", cfg.Path, err)
 	}

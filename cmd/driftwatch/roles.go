@@ -27,7 +27,7 @@ type stage struct {
 // worker` and of --stages; the consumer groups are the packages' Name constants.
 var stages = []stage{
 	{name: "ingest", add: func(a *app) error {
-		return router.Add(a.router, ingest.Name, ingest.Topic, router.Untrusted(a.ingest))
+		return router.Add(a.router, ingest.Name, ingest.Topic, a.ingest)
 	}},
 	{name: "enrich", needs: models{catalog: true}, add: func(a *app) error {
 		s, err := enrich.New(enrich.Deps{Source: a.desired, States: a.states, Now: a.now})

@@ -52,6 +52,47 @@ func CanonicalStrict(raw []byte) ([]byte, error) {
 	return p.out, nil
 }
 
+// Member is one member of a JSON object as ObjectMembers reads it: its key, decoded, and its
+// value exactly as written.
+type Member struct {
+	Key   string
+	Value []byte
+}
+
+// ObjectMembers checks raw like CheckStrict, requires it to be an object, and returns its
+// top-level members in document order, each value a slice of raw: one pass, so that a
+// decoder can take what it needs from small members and keep a large one (a state) as it is
+// without reading it again.
+func ObjectMembers(raw []byte) ([]Member, error) {
+	p := parser{in: raw, collect: true}
+	if err := p.document(false); err != nil {
+		return nil, err
+	}
+	if p.members == nil {
+		return nil, errNotObject
+	}
+	return p.members, nil
+}
+
+// UnquoteString decodes a JSON string value as ObjectMembers returns it.
+func UnquoteString(v []byte) (string, error) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", errors.New("not a string")
+	}
+	p := parser{in: v}
+	raw, decoded, err := p.str()
+	if err != nil {
+		return "", err
+	}
+	if p.pos != len(v) {
+		return "", errors.New("not one string")
+	}
+	if decoded != nil {
+		return string(decoded), nil
+	}
+	return string(raw), nil
+}
+
 // parser is a single-pass strict JSON reader that can write the canonical form as it goes:
 // object members sorted by key (byte order of the decoded keys, as encoding/json sorts map
 // keys), no insignificant white space, strings escaped as encoding/json escapes them,
@@ -66,6 +107,9 @@ type parser struct {
 	path  []pathElem
 	spans []memberSpan // stack of the members of the objects being read
 	tmp   []byte
+	// collect records the top-level object's members in members.
+	collect bool
+	members []Member
 }
 
 // pathElem is one step of the path to the value being read, for error messages.
@@ -394,12 +438,18 @@ func (p *parser) object() error {
 	p.pos++
 	p.space()
 	if p.pos < len(p.in) && p.in[p.pos] == '}' {
+		if p.collect && p.depth == 1 {
+			p.members = []Member{}
+		}
 		p.pos++
 		p.depth--
 		if p.emit {
 			p.out = append(p.out, '{', '}')
 		}
 		return nil
+	}
+	if p.collect && p.depth == 1 {
+		p.members = []Member{}
 	}
 	base := len(p.spans)
 	if p.emit {
@@ -435,8 +485,12 @@ func (p *parser) object() error {
 			p.out = appendStringValue(p.out, key, nil)
 			p.out = append(p.out, ':')
 		}
+		valueAt := p.pos
 		if err := p.value(); err != nil {
 			return err
+		}
+		if p.collect && p.depth == 1 {
+			p.members = append(p.members, Member{Key: string(key), Value: p.in[valueAt:p.pos]})
 		}
 		p.spans = append(p.spans, memberSpan{key: key, at: at, start: start, end: len(p.out)})
 		p.space()

@@ -160,3 +160,54 @@ func spaceOut(r *rand.Rand, doc []byte) []byte {
 	}
 	return b.Bytes()
 }
+
+func TestObjectMembersReadsTheTopLevelOnceAndStrictly(t *testing.T) {
+	t.Parallel()
+	ms, err := drift.ObjectMembers([]byte(` {"id":"o\u002d1", "state": {"b": [1, {"c":2}], "a":1} ,"n":1.5e3,"e":{}} `))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, m := range ms {
+		got = append(got, m.Key+"="+string(m.Value))
+	}
+	want := []string{`id="o\u002d1"`, `state={"b": [1, {"c":2}], "a":1}`, `n=1.5e3`, `e={}`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("members %q, want %q", got, want)
+	}
+	if s, err := drift.UnquoteString(ms[0].Value); err != nil || s != "o-1" {
+		t.Fatalf("unquote %q, %v", s, err)
+	}
+	for _, bad := range []string{`[1]`, `{"a":1,"a":2}`, `{"s":{"x":1,"x":2}}`, `{"a":"\xff"}`} {
+		if _, err := drift.ObjectMembers([]byte(bad)); err == nil {
+			t.Errorf("ObjectMembers(%q) accepted", bad)
+		}
+	}
+	if ms, err := drift.ObjectMembers([]byte(`{}`)); err != nil || ms == nil || len(ms) != 0 {
+		t.Fatalf("empty object: %v %v", ms, err)
+	}
+}
+
+func TestSplitObjectFindsTheMembersWithoutReadingThem(t *testing.T) {
+	t.Parallel()
+	ms, err := drift.SplitObject([]byte(` {"id":"o\"1", "state": {"s":"}]\"", "b": [1, {"c":2}]} ,"n":-1.5e3,"t":true} `))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{}
+	for _, m := range ms {
+		got = append(got, m.Key+"="+string(m.Value))
+	}
+	want := []string{`id="o\"1"`, `state={"s":"}]\"", "b": [1, {"c":2}]}`, `n=-1.5e3`, `t=true`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("members %q, want %q", got, want)
+	}
+	for bad, why := range map[string]string{
+		`{"a":1,"a":2}`: "duplicate key", `{"a":1 "b":2}`: "expected , or }", `[1]`: "not a JSON object",
+		`{"a":{"b":1}`: "unterminated", `{"a":1} x`: "trailing data", "{\"\xff\":1}": "invalid UTF-8",
+	} {
+		if _, err := drift.SplitObject([]byte(bad)); err == nil || !strings.Contains(err.Error(), why) {
+			t.Errorf("SplitObject(%q) = %v, want %q", bad, err, why)
+		}
+	}
+}

@@ -92,7 +92,11 @@ func Decode[F Fact](e Envelope) (Message[F], error) {
 	if err != nil {
 		return m, err
 	}
-	if err := json.Unmarshal(payload, &m.Fact); err != nil {
+	if sd, ok := any(&m.Fact).(StrictDecoder); ok {
+		if err := sd.DecodeStrict(payload, true); err != nil {
+			return m, fmt.Errorf("data of %s: %w", e.Type, err)
+		}
+	} else if err := json.Unmarshal(payload, &m.Fact); err != nil {
 		return m, fmt.Errorf("data of %s: %w", e.Type, err)
 	}
 	m.ID, m.Subject, m.Time = e.ID, e.Subject, e.Time

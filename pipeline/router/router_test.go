@@ -201,28 +201,3 @@ func TestRouterRecordsAndPublishesWhatAStageEmits(t *testing.T) {
 		t.Fatal("nothing published")
 	}
 }
-
-func TestRouterParksUntrustedInputThatIsNotStrictJSONWithoutCallingTheHandler(t *testing.T) {
-	t.Parallel()
-	var calls atomic.Int32
-	r := newRig(t, router.Untrusted[event.ObservationSubmitted_v1](stageFunc(func(context.Context, event.Message[event.ObservationSubmitted_v1]) ([]event.Record, error) {
-		calls.Add(1)
-		return nil, nil
-	})))
-	msg := message.NewMessage(event.DeriveID("dup"), []byte(`{"ci_id":"vm-1","ci_id":"vm-2","state":{}}`))
-	msg.Metadata.Set(event.MetaType, event.TypeObservationSubmitted)
-	if err := r.bus.Publisher().Publish(topic.Observations, msg); err != nil {
-		t.Fatal(err)
-	}
-	if p := r.nextPoison(t); !strings.Contains(p.Reason, `duplicate key "ci_id"`) {
-		t.Fatalf("reason %q", p.Reason)
-	}
-	r.submit(t, "fine")
-	deadline := time.Now().Add(10 * time.Second)
-	for calls.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := calls.Load(); n != 1 {
-		t.Fatalf("handler called %d times, want once: for the good message only", n)
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
-	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/fault"
 )
@@ -20,19 +19,6 @@ type Stage[In event.Fact] interface {
 	Handle(ctx context.Context, in event.Message[In]) ([]event.Record, error)
 }
 
-// untrustedStage is implemented by stages whose input comes from outside driftwatch.
-type untrustedStage interface{ untrustedInput() }
-
-type untrusted[In event.Fact] struct{ Stage[In] }
-
-func (untrusted[In]) untrustedInput() {}
-
-// Untrusted marks a stage whose input comes from outside driftwatch (sources XADD
-// observations): each message's data must pass drift.CheckStrict before it is decoded, or it
-// goes to the poison stream with the reason. encoding/json would otherwise quietly keep the
-// last of two equal keys and turn invalid UTF-8 into U+FFFD.
-func Untrusted[In event.Fact](s Stage[In]) Stage[In] { return untrusted[In]{s} }
-
 // Add subscribes stage to topic in the consumer group name. The name is part of the protocol:
 // it is the Redis consumer group, so renaming a stage re-reads its whole topic.
 func Add[In event.Fact](r *Router, name, topic string, stage Stage[In]) error {
@@ -41,13 +27,7 @@ func Add[In event.Fact](r *Router, name, topic string, stage Stage[In]) error {
 		return fmt.Errorf("subscribe %s to %s: %w", name, topic, err)
 	}
 	log := r.log.With(zap.String("stage", name))
-	_, strict := stage.(untrustedStage)
 	r.wm.AddConsumerHandler(name, topic, sub, func(msg *message.Message) error {
-		if strict {
-			if err := drift.CheckStrict(msg.Payload); err != nil {
-				return fault.Permanent(fmt.Errorf("message %s from %s: data: %w", msg.UUID, topic, err))
-			}
-		}
 		in, err := event.DecodeMessage[In](msg)
 		if err != nil {
 			return fault.Permanent(fmt.Errorf("decode message %s from %s: %w", msg.UUID, topic, err))

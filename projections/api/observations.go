@@ -1,10 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
+	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/fault"
 )
@@ -43,8 +46,8 @@ type accepted struct {
 // 202 once its facts are durable, with its status: accepted (the CI's state changed),
 // unchanged, duplicate or superseded.
 func (a *api) submitObservation(w http.ResponseWriter, r *http.Request) error {
-	var in event.ObservationSubmitted_v1
-	if err := decodeBody(r, &in, false); err != nil {
+	in, err := decodeObservation(r)
+	if err != nil {
 		return err
 	}
 	msg := event.Message[event.ObservationSubmitted_v1]{
@@ -72,4 +75,36 @@ func (a *api) submitObservation(w http.ResponseWriter, r *http.Request) error {
 		return problem(status, "observation-rejected", fmt.Sprintf("%s: %s", rej.Reason, rej.Detail))
 	}
 	return writeJSON(w, http.StatusAccepted, accepted{ObservationID: adm.ObservationID, Status: adm.Status})
+}
+
+// decodeObservation reads the body in one strict pass (event.StrictDecoder): the state is
+// kept as sent, unread until ingest canonicalises it (or recognises its bytes).
+func decodeObservation(r *http.Request) (event.ObservationSubmitted_v1, error) {
+	var in event.ObservationSubmitted_v1
+	mt, err := mediaType(r)
+	if err != nil {
+		return in, err
+	}
+	if mt != mediaJSON {
+		return in, unsupported(mt, mediaJSON)
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return in, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return in, badRequest("a request body is required")
+	}
+	err = in.DecodeStrict(data, false)
+	// The body's own structure fails as one StrictError; its members as joined field errors.
+	se, structural := err.(*drift.StrictError)
+	switch {
+	case err == nil:
+		return in, nil
+	case structural && se.Path != "":
+		return in, badRequest("the body is not acceptable JSON: "+err.Error(), InvalidParam{Name: strings.TrimPrefix(se.Path, "/"), Reason: se.Reason})
+	case structural:
+		return in, badRequest("the body is not valid JSON: " + err.Error())
+	}
+	return in, invalid("observation", err)
 }

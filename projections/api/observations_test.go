@@ -54,7 +54,7 @@ func TestObservations(t *testing.T) {
 		for body, want := range map[string]string{
 			`{"ci_id":"vm-1","ci_id":"vm-2","ci_type":"vm","state":{}}`:                       "ci_id",
 			"{\"ci_id\":\"vm\u0001\",\"ci_type\":\"vm\",\"state\":{}}":                        "ci_id",
-			`{"ci_id":"vm-1","ci_type":"vm","state":{"n":1e999}}`:                             "state/n",
+			`{"ci_id":"vm-1","ci_type":"vm","state":{"n":1e999}}`:                             "state",
 			`{"ci_id":"vm-1","ci_type":"vm","state":{},"observed_at":"9999-01-01T00:00:00Z"}`: "observed_at",
 			"{\"ci_id\":\"web\xff\",\"ci_type\":\"vm\",\"state\":{}}":                         "ci_id",
 		} {

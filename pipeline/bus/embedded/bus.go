@@ -51,7 +51,17 @@ func Open(cfg Config) (*Bus, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("embedded bus: %w", err)
 	}
-	db, err := bbolt.Open(cfg.Path, 0o600, &bbolt.Options{Timeout: cfg.LockTimeout})
+	// Checkpoints are written without fsync: a checkpoint lost to a power cut only means
+	// redelivery of what followed it, which the stages are idempotent for. A file a power cut
+	// left damaged is started again (every group from position 0, its facts redelivered).
+	opts := &bbolt.Options{Timeout: cfg.LockTimeout, NoSync: true, NoFreelistSync: true}
+	db, err := bbolt.Open(cfg.Path, 0o600, opts)
+	if err != nil && !errors.Is(err, bbolt.ErrTimeout) {
+		cfg.Logger.Error("Bus checkpoints unreadable; starting them again", err, watermill.LogFields{"path": cfg.Path})
+		if rmErr := os.Remove(cfg.Path); rmErr == nil {
+			db, err = bbolt.Open(cfg.Path, 0o600, opts)
+		}
+	}
 	if errors.Is(err, bbolt.ErrTimeout) {
 		return nil, fmt.Errorf("bus checkpoints %s are in use by another driftwatch process", cfg.Path)
 	}

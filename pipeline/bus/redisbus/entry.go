@@ -125,7 +125,7 @@ func DecodeEntry(values map[string]any, maxBytes int) *message.Message {
 	if !ok {
 		return Malformed(fmt.Sprintf("entry has no %q field", FieldEvent), fields)
 	}
-	env, err := event.ParseEnvelope([]byte(raw))
+	env, err := event.ParseEnvelopeStrict([]byte(raw))
 	if err != nil {
 		return Malformed(FieldEvent+": "+oneLine(err), fields)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/pipeline/bus"
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
+	"github.com/driftwatch/driftwatch/pipeline/event"
 )
 
 const goodEvent = `{"specversion":"1.0","id":"e-1","source":"s","type":"t","data":{"a":1}}`
@@ -116,4 +117,32 @@ func TestMalformedKeepsTheRawCopySmall(t *testing.T) {
 			t.Errorf("raw copy has %d fields: %v", len(raw), raw)
 		}
 	})
+}
+
+func TestAnEntryThatIsNotStrictJSONIsRefusedWhereItIsRead(t *testing.T) {
+	t.Parallel()
+	// The envelope's own attributes are checked as the entry is read.
+	for raw, want := range map[string]string{
+		`{"specversion":"1.0","id":"1","id":"2","source":"s","type":"t"}`:            `duplicate key "id"`,
+		"{\"specversion\":\"1.0\",\"id\":\"1\xff\",\"source\":\"s\",\"type\":\"t\"}": "invalid UTF-8",
+	} {
+		msg := redisbus.DecodeEntry(map[string]any{redisbus.FieldEvent: raw}, 0)
+		if reason := msg.Metadata.Get(bus.MetaMalformed); !strings.Contains(reason, want) {
+			t.Errorf("entry %s: malformed reason %q, want %q", raw, reason, want)
+		}
+	}
+	// A submitted observation's data is checked once, by its decoder.
+	for data, want := range map[string]string{
+		`{"ci_id":"a","ci_id":"b","state":{}}`: `duplicate key "ci_id"`,
+		"{\"ci_id\":\"web\xff\",\"state\":{}}": "ci_id: must be a string",
+	} {
+		raw := `{"specversion":"1.0","id":"1","source":"s","type":"` + event.TypeObservationSubmitted + `","data":` + data + `}`
+		msg := redisbus.DecodeEntry(map[string]any{redisbus.FieldEvent: raw}, 0)
+		if reason := msg.Metadata.Get(bus.MetaMalformed); reason != "" {
+			t.Fatalf("entry %s flagged %q before its data's decoder saw it", raw, reason)
+		}
+		if _, err := event.DecodeMessage[event.ObservationSubmitted_v1](msg); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("data %s: decode error %v, want %q", data, err, want)
+		}
+	}
 }
