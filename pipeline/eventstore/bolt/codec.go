@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
@@ -18,8 +20,6 @@ var (
 	bucketEvents = []byte("events")
 	// bucketStreams maps a stream key and a revision (see streamKey) to a position.
 	bucketStreams = []byte("streams")
-	// bucketHeads maps a stream name to its current revision (8 bytes, big-endian).
-	bucketHeads = []byte("heads")
 	// bucketIDs maps an event ID (16 bytes) to its position.
 	bucketIDs = []byte("ids")
 )
@@ -48,6 +48,23 @@ func streamPrefix(stream string) []byte {
 // streamKey is the key of a stream's event at revision rev in bucketStreams.
 func streamKey(prefix []byte, rev uint64) []byte {
 	return binary.BigEndian.AppendUint64(bytes.Clone(prefix), rev)
+}
+
+// streamHead finds the last revision of the stream with prefix in bucketStreams: its keys
+// sort by revision, so the head is the last key with the prefix, on the leaf page an append
+// writes next anyway. It returns the key's value (the head's position) too.
+func streamHead(streams *bbolt.Bucket, prefix []byte) (rev uint64, pos []byte, exists bool) {
+	c := streams.Cursor()
+	k, _ := c.Seek(streamKey(prefix, math.MaxUint64))
+	if k == nil {
+		k, pos = c.Last()
+	} else {
+		k, pos = c.Prev()
+	}
+	if len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint64(k[len(prefix):]), pos, true
 }
 
 // pending is an event checked and ready for the committer.

@@ -73,14 +73,13 @@ func (s *Store) commit(batch []*appendReq) {
 
 // txBuckets are the buckets of one write transaction.
 type txBuckets struct {
-	events, streams, heads, ids *bbolt.Bucket
+	events, streams, ids *bbolt.Bucket
 }
 
 func openBuckets(tx *bbolt.Tx) txBuckets {
 	b := txBuckets{
 		events:  tx.Bucket(bucketEvents),
 		streams: tx.Bucket(bucketStreams),
-		heads:   tx.Bucket(bucketHeads),
 		ids:     tx.Bucket(bucketIDs),
 	}
 	// Positions only grow: full pages waste no space and split less.
@@ -205,16 +204,13 @@ func (b txBuckets) write(p appendPart, plan partPlan, now time.Time) (eventstore
 		}
 		rev++
 	}
-	if err := b.heads.Put([]byte(p.stream), u64(rev-1)); err != nil {
-		return eventstore.AppendResult{}, 0, fmt.Errorf("put stream head: %w", err)
-	}
 	return eventstore.AppendResult{NextRevision: rev - 1, Position: eventstore.Position(pos)}, len(plan.fresh), nil
 }
 
 // head returns the revision of the last event of stream, if it exists.
 func (b txBuckets) head(stream string) (uint64, bool) {
-	v := b.heads.Get([]byte(stream))
-	return beUint64(v), v != nil
+	rev, _, ok := streamHead(b.streams, streamPrefix(stream))
+	return rev, ok
 }
 
 // storedResult is the result an append of the stored event id got.

@@ -64,7 +64,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open event store in %s: %w", cfg.Dir, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketEvents, bucketStreams, bucketHeads, bucketIDs} {
+		for _, name := range [][]byte{bucketEvents, bucketStreams, bucketIDs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
@@ -140,11 +140,10 @@ func (s *Store) ReadLast(ctx context.Context, stream string) (eventstore.Recorde
 	var rec eventstore.Recorded
 	found := false
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		head := tx.Bucket(bucketHeads).Get([]byte(stream))
-		if head == nil {
+		_, pos, ok := streamHead(tx.Bucket(bucketStreams), streamPrefix(stream))
+		if !ok {
 			return nil
 		}
-		pos := tx.Bucket(bucketStreams).Get(streamKey(streamPrefix(stream), beUint64(head)))
 		r, err := decodeRecord(beUint64(pos), tx.Bucket(bucketEvents).Get(pos))
 		rec, found = r, err == nil
 		return err
