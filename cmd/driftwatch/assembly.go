@@ -93,7 +93,10 @@ func assemble(c config, log *zap.Logger, name string, need models) (a *app, err 
 	if a.router, err = router.New(router.Config{}, a.bus, a.emitter, log.Named("router")); err != nil {
 		return nil, err
 	}
-	if a.ingest, err = ingest.New(ingest.Config{RequireSigned: as.RequireSigned, UnchangedEvery: c.UnchangedEvery}, ingest.Deps{
+	// The embedded store is held by one process, whose one Ingest is then the only writer of
+	// the observation streams.
+	soleWriter := c.EventStoreURL == ""
+	if a.ingest, err = ingest.New(ingest.Config{RequireSigned: as.RequireSigned, UnchangedEvery: c.UnchangedEvery, SoleWriter: soleWriter}, ingest.Deps{
 		Store: a.store, States: a.states, Logger: log.Named("ingest"), Now: a.now,
 	}); err != nil {
 		return nil, err

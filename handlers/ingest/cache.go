@@ -70,6 +70,13 @@ func (c *ciCache) put(ci string, e *ciEntry) {
 	c.entries[ci] = e
 }
 
+// drop forgets ci, so that its stream is read again. Call it with ci's lock held.
+func (c *ciCache) drop(ci string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, ci)
+}
+
 // rawCache remembers the canonical hash of state bytes already checked, so that a state sent
 // again byte for byte is neither parsed nor canonicalised again.
 type rawCache struct {

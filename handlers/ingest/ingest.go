@@ -43,6 +43,11 @@ type Config struct {
 	MaxFutureSkew time.Duration
 	// CachedCIs bounds the per-CI cache of last states; default 200,000.
 	CachedCIs int
+	// SoleWriter says that this Ingest is the only writer of the observation streams, as on
+	// the embedded store, which one process holds: a cached CI is then decided without reading
+	// its stream's head first. Leave it off wherever ingest runs in more than one process (a
+	// shared event store); the expected revision catches a stale cache either way.
+	SoleWriter bool
 }
 
 func (c *Config) setDefaults() {

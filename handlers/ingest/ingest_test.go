@@ -7,13 +7,18 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/driftwatch/driftwatch/handlers/ingest"
+	"go.uber.org/zap"
+
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/pipeline/fault"
+	"github.com/driftwatch/driftwatch/pipeline/states"
 )
 
 func TestSubmitRecordsAChangedStateOnceByHash(t *testing.T) {
@@ -130,6 +135,65 @@ func TestAnotherWriterOfTheStreamIsNoticed(t *testing.T) {
 	a.clock.advance(time.Second)
 	// a still remembers "on"; the stream says "off": back to "on" is a change.
 	if out := a.submit(obs("vm-1", `{"power":"on"}`)); out.Status != ingest.StatusChanged {
+		t.Fatalf("outcome %+v, want changed", out)
+	}
+	if n := len(a.stream("vm-1")); n != 3 {
+		t.Fatalf("stream has %d events, want 3", n)
+	}
+}
+
+// countingStore counts the heads of observation streams read from the store.
+type countingStore struct {
+	eventstore.Store
+	lastReads atomic.Int64
+}
+
+func (c *countingStore) ReadLast(ctx context.Context, stream string) (eventstore.Recorded, bool, error) {
+	if strings.HasPrefix(stream, event.ObservationStreamPrefix) {
+		c.lastReads.Add(1)
+	}
+	return c.Store.ReadLast(ctx, stream)
+}
+
+func TestASoleWriterDecidesACachedCIWithoutReadingItsStream(t *testing.T) {
+	t.Parallel()
+	for _, sole := range []bool{false, true} {
+		r := newRig(t, ingest.Config{})
+		store := &countingStore{Store: r.store}
+		st, err := states.New(states.Config{}, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ingest.New(ingest.Config{SoleWriter: sole}, ingest.Deps{Store: store, States: st, Logger: zap.NewNop(), Now: r.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.s = s
+		r.submit(obs("vm-1", `{"power":"on"}`))
+		before := store.lastReads.Load()
+		for i := range 10 {
+			r.clock.advance(time.Second)
+			r.submit(obs("vm-1", fmt.Sprintf(`{"power":"on","n":%d}`, i%2)))
+		}
+		reads := store.lastReads.Load() - before
+		if sole && reads != 0 || !sole && reads < 10 {
+			t.Fatalf("sole writer %v: %d heads read for 10 observations of a cached CI", sole, reads)
+		}
+		if n := len(r.stream("vm-1")); n != 11 {
+			t.Fatalf("sole writer %v: stream has %d events, want 11", sole, n)
+		}
+	}
+}
+
+func TestASoleWriterWithAStaleCacheStillRecordsAChange(t *testing.T) {
+	t.Parallel()
+	a := newRig(t, ingest.Config{SoleWriter: true})
+	b := rigOn(t, a.store, a.clock, ingest.Config{})
+	a.submit(obs("vm-1", `{"power":"on"}`))
+	a.clock.advance(time.Second)
+	b.submit(obs("vm-1", `{"power":"off"}`)) // breaks the promise: the revision catches it
+	a.clock.advance(time.Second)
+	if out := a.submit(obs("vm-1", `{"power":"standby"}`)); out.Status != ingest.StatusChanged {
 		t.Fatalf("outcome %+v, want changed", out)
 	}
 	if n := len(a.stream("vm-1")); n != 3 {

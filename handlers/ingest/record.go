@@ -32,7 +32,7 @@ func (s *Ingest) record(ctx context.Context, in event.Message[event.ObservationS
 		if !errors.Is(err, eventstore.ErrWrongRevision) {
 			return out, err
 		}
-		s.cis.put(a.CIID, &ciEntry{}) // another writer was first: read the stream again
+		s.cis.drop(a.CIID) // another writer was first: read the stream again
 	}
 	return Outcome{}, fmt.Errorf("record observation %s of %s: %w", a.id, a.CIID, err)
 }

@@ -12,9 +12,14 @@ import (
 )
 
 // head returns what the CI's observation stream holds now: the cached entry when the
-// stream's last event is still the one it describes, else the entry read from that event.
-// Call it with the CI's lock held.
+// stream's last event is still the one it describes (or, for a sole writer, whenever there is
+// one), else the entry read from that event. Call it with the CI's lock held.
 func (s *Ingest) head(ctx context.Context, ci string) (*ciEntry, error) {
+	if s.cfg.SoleWriter {
+		if e := s.cis.get(ci); e != nil {
+			return e, nil
+		}
+	}
 	last, found, err := s.deps.Store.ReadLast(ctx, event.ObservationStreamPrefix+ci)
 	if err != nil {
 		return nil, fmt.Errorf("read the observations of %s: %w", ci, err)

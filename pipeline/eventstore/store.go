@@ -107,6 +107,47 @@ type Store interface {
 	Close() error
 }
 
+// Filter says whether a subscriber wants an event, by its stream and type. It must be cheap
+// and must not keep the strings it is given.
+type Filter func(stream, typ string) bool
+
+// FilteredSubscriber is a Store that can apply a Filter where it reads, skipping the events
+// a subscriber does not want before decoding or copying them.
+type FilteredSubscriber interface {
+	// SubscribeFiltered is Subscribe of the events keep keeps.
+	SubscribeFiltered(ctx context.Context, after Position, keep Filter) (Subscription, error)
+}
+
+// SubscribeFiltered subscribes to the events of s after position after that keep keeps: in
+// the store when it is a FilteredSubscriber, else here, from its full feed.
+func SubscribeFiltered(ctx context.Context, s Store, after Position, keep Filter) (Subscription, error) {
+	if fs, ok := s.(FilteredSubscriber); ok {
+		return fs.SubscribeFiltered(ctx, after, keep)
+	}
+	sub, err := s.Subscribe(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	feed := NewFeed(cap(sub.Events()))
+	go func() {
+		for r := range sub.Events() {
+			if !keep(r.Stream, r.Type) {
+				continue
+			}
+			select {
+			case feed.Out() <- r:
+			case <-ctx.Done():
+				for range sub.Events() {
+				}
+				feed.End(nil)
+				return
+			}
+		}
+		feed.End(sub.Err())
+	}()
+	return feed, nil
+}
+
 // Subscription is a live, ordered feed of recorded events.
 type Subscription interface {
 	// Events delivers events in global order; it is closed when the subscription ends.

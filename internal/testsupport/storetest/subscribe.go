@@ -14,6 +14,7 @@ func subscribeContracts() []contract {
 		{"subscription_catches_up_then_follows_live_appends", subscriptionCatchesUpThenFollows},
 		{"subscription_sees_appends_racing_with_its_catch_up", subscriptionSeesAppendsRacingWithCatchUp},
 		{"subscription_ends_when_its_context_is_cancelled", subscriptionEndsWithContext},
+		{"filtered_subscription_delivers_only_what_it_keeps_and_follows", filteredSubscriptionKeepsAndFollows},
 	}
 }
 
@@ -143,5 +144,57 @@ func subscriptionEndsWithContext(t *testing.T, s eventstore.Store) {
 		case <-deadline.C:
 			t.Fatalf("subscription still open %v after its context was cancelled", waitTimeout)
 		}
+	}
+}
+
+// filteredSubscriptionKeepsAndFollows subscribes, through eventstore.SubscribeFiltered (in the
+// store if it filters, else from its full feed), to one stream and one event type of three
+// streams, across a catch-up long enough that whole pages hold nothing kept.
+func filteredSubscriptionKeepsAndFollows(t *testing.T, s eventstore.Store) {
+	kept, typed, other := streamName("kept"), streamName("typed"), streamName("other")
+	const keptType = "io.driftwatch.storetest.kept.v1"
+	start := mark(t, s)
+	var want []string
+	appendOne := func(i int) eventstore.Position {
+		t.Helper()
+		e := newEvent(fmt.Sprint("e-", i))
+		stream := other
+		switch {
+		case i%97 == 0:
+			stream, want = kept, append(want, e.ID)
+		case i%89 == 0:
+			e.Type = keptType
+			stream, want = typed, append(want, e.ID)
+		case i%5 == 0:
+			stream = typed // the stream alone does not keep it
+		}
+		return mustAppend(t, s, stream, eventstore.Any, e).Position
+	}
+	for i := 1; i <= 600; i++ {
+		appendOne(i)
+	}
+	ctx := testContext(t)
+	sub, err := eventstore.SubscribeFiltered(ctx, s, start, func(stream, typ string) bool {
+		return stream == kept || typ == keptType
+	})
+	if err != nil {
+		t.Fatalf("filtered subscribe: %v", err)
+	}
+	f := &follower{sub: sub, streams: []string{kept, typed, other}, last: start}
+	f.until(t, len(want))
+	var last eventstore.Position
+	for i := 601; i <= 800; i++ {
+		last = appendOne(i)
+	}
+	f.until(t, len(want))
+	sameIDs(t, "filtered", ids(f.ours), want)
+	for _, r := range f.ours {
+		if r.Stream != kept && r.Type != keptType || len(r.Data) == 0 {
+			t.Fatalf("filtered subscription delivered %s %s with %d bytes of data", r.Stream, r.Type, len(r.Data))
+		}
+	}
+	all := inStreams(readAllUntil(t, s, start, last), kept, typed, other)
+	if len(all) != 800 {
+		t.Fatalf("read all has %d of the 800 events", len(all))
 	}
 }

@@ -19,12 +19,12 @@ import (
 // registered facts of that topic.
 const topicStreamPrefix = "topic-"
 
-// topicOf names the topic an event in the store was published on.
-func topicOf(rec eventstore.Recorded) string {
-	if t, ok := strings.CutPrefix(rec.Stream, topicStreamPrefix); ok {
-		return t
+// onTopic says whether an event in the store, by its stream and type, was published on topic.
+func onTopic(topic, stream, typ string) bool {
+	if t, ok := strings.CutPrefix(stream, topicStreamPrefix); ok {
+		return t == topic
 	}
-	return event.TopicOf(rec.Type)
+	return event.TopicOf(typ) == topic
 }
 
 // group is one consumer group's delivery of one topic, shared by its subscriptions in the
@@ -69,7 +69,10 @@ func (g *group) read(ctx context.Context) {
 		g.mu.Lock()
 		from := g.seen
 		g.mu.Unlock()
-		sub, err := g.bus.cfg.Store.Subscribe(ctx, from)
+		// The store skips the other topics' events where it reads them.
+		sub, err := eventstore.SubscribeFiltered(ctx, g.bus.cfg.Store, from, func(stream, typ string) bool {
+			return onTopic(g.topic, stream, typ)
+		})
 		if err != nil {
 			g.bus.log.Error("Following the event store failed", err, watermill.LogFields{"consumer_group": g.name, "topic": g.topic})
 		} else {
@@ -85,19 +88,10 @@ func (g *group) read(ctx context.Context) {
 	}
 }
 
-// follow keeps the topic's events of one subscription, waiting for room when MaxInFlight
+// follow keeps the events of one subscription to the topic, waiting for room when MaxInFlight
 // messages are pending.
 func (g *group) follow(ctx context.Context, sub eventstore.Subscription) {
 	for rec := range sub.Events() {
-		if topicOf(rec) != g.topic {
-			g.mu.Lock()
-			g.seen = rec.Position
-			if len(g.pending) == 0 {
-				g.mark = rec.Position
-			}
-			g.mu.Unlock()
-			continue
-		}
 		it := decode(rec)
 		g.mu.Lock()
 		for len(g.pending) >= g.bus.cfg.MaxInFlight {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 	bbolt "go.etcd.io/bbolt"
@@ -93,45 +94,57 @@ var errCorrupt = errors.New("corrupt record")
 // decodeRecord reads a record stored at pos. It copies everything: bbolt's bytes are valid
 // only inside their transaction.
 func decodeRecord(pos uint64, b []byte) (eventstore.Recorded, error) {
-	r := eventstore.Recorded{Position: eventstore.Position(pos)}
-	fail := func(what string) (eventstore.Recorded, error) {
-		return eventstore.Recorded{}, fmt.Errorf("decode event at position %d: %w: %s", pos, errCorrupt, what)
+	r, _, err := decodeRecordIf(pos, b, nil)
+	return r, err
+}
+
+// decodeRecordIf reads a record stored at pos if keep (nil: any) keeps its stream and type,
+// copying its data only then; kept is false for a record skipped.
+func decodeRecordIf(pos uint64, b []byte, keep eventstore.Filter) (r eventstore.Recorded, kept bool, err error) {
+	r = eventstore.Recorded{Position: eventstore.Position(pos)}
+	fail := func(what string) (eventstore.Recorded, bool, error) {
+		return eventstore.Recorded{}, false, fmt.Errorf("decode event at position %d: %w: %s", pos, errCorrupt, what)
 	}
 	if len(b) == 0 || b[0] != recordVersion {
 		return fail("unknown version")
 	}
 	b = b[1:]
-	str := func() (string, bool) {
+	field := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
-			return "", false
+			return nil, false
 		}
-		s := string(b[k : k+int(n)])
+		f := b[k : k+int(n)]
 		b = b[k+int(n):]
-		return s, true
+		return f, true
 	}
-	var ok bool
-	if r.Stream, ok = str(); !ok {
+	stream, ok := field()
+	if !ok {
 		return fail("stream")
 	}
 	rev, k := binary.Uvarint(b)
 	if k <= 0 || len(b)-k < 16 {
 		return fail("revision")
 	}
-	r.Revision = rev
 	b = b[k:]
-	r.ID = uuid.UUID(b[:16]).String()
+	id := uuid.UUID(b[:16])
 	b = b[16:]
-	if r.Type, ok = str(); !ok {
+	typ, ok := field()
+	if !ok {
 		return fail("type")
+	}
+	// The filter sees the bytes in place (it must not keep them): skipping copies nothing.
+	if keep != nil && !keep(unsafe.String(unsafe.SliceData(stream), len(stream)), unsafe.String(unsafe.SliceData(typ), len(typ))) {
+		return eventstore.Recorded{}, false, nil
 	}
 	at, k := binary.Varint(b)
 	if k <= 0 {
 		return fail("recorded at")
 	}
+	r.Stream, r.Revision, r.ID, r.Type = string(stream), rev, id.String(), string(typ)
 	r.RecordedAt = time.Unix(0, at).UTC()
 	if len(b) > k {
 		r.Data = bytes.Clone(b[k:])
 	}
-	return r, nil
+	return r, true, nil
 }

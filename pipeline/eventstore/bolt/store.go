@@ -167,22 +167,35 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, max int)
 }
 
 func (s *Store) readAll(after eventstore.Position, max int) ([]eventstore.Recorded, error) {
+	out, _, err := s.readKept(after, max, max, nil)
+	return out, err
+}
+
+// readKept reads, after position after, up to max events that keep keeps (nil: all) in one
+// transaction, looking at no more than scan events; it returns the position it read up to.
+func (s *Store) readKept(after eventstore.Position, max, scan int, keep eventstore.Filter) ([]eventstore.Recorded, eventstore.Position, error) {
 	var out []eventstore.Recorded
 	if uint64(after) == ^uint64(0) {
-		return nil, nil
+		return nil, after, nil
 	}
+	read := after
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketEvents).Cursor()
-		for k, v := c.Seek(u64(uint64(after) + 1)); k != nil && len(out) < max; k, v = c.Next() {
-			r, err := decodeRecord(beUint64(k), v)
+		n := 0
+		for k, v := c.Seek(u64(uint64(after) + 1)); k != nil && len(out) < max && n < scan; k, v = c.Next() {
+			r, kept, err := decodeRecordIf(beUint64(k), v, keep)
 			if err != nil {
 				return err
 			}
-			out = append(out, r)
+			if kept {
+				out = append(out, r)
+			}
+			read = eventstore.Position(beUint64(k))
+			n++
 		}
 		return nil
 	})
-	return out, err
+	return out, read, err
 }
 
 func checkRead(ctx context.Context, max int) error {

@@ -15,6 +15,12 @@ import (
 // no memory: the subscription reads the next page from disk only when it has delivered the
 // last one.
 func (s *Store) Subscribe(ctx context.Context, after eventstore.Position) (eventstore.Subscription, error) {
+	return s.SubscribeFiltered(ctx, after, nil)
+}
+
+// SubscribeFiltered is Subscribe of the events keep keeps: the others are skipped where they
+// are read, before their data is copied.
+func (s *Store) SubscribeFiltered(ctx context.Context, after eventstore.Position, keep eventstore.Filter) (eventstore.Subscription, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closing {
@@ -24,33 +30,37 @@ func (s *Store) Subscribe(ctx context.Context, after eventstore.Position) (event
 	s.subs.Add(1)
 	go func() {
 		defer s.subs.Done()
-		feed.End(s.follow(ctx, after, feed.Out()))
+		feed.End(s.follow(ctx, after, keep, feed.Out()))
 	}()
 	return feed, nil
 }
 
 // follow feeds out until ctx ends or the store closes.
-func (s *Store) follow(ctx context.Context, pos eventstore.Position, out chan<- eventstore.Recorded) error {
+func (s *Store) follow(ctx context.Context, pos eventstore.Position, keep eventstore.Filter, out chan<- eventstore.Recorded) error {
+	scan := s.cfg.PageSize
+	if keep != nil {
+		scan *= 16 // skipping is cheap; a transaction still stays short
+	}
 	for ctx.Err() == nil {
 		// Take the wake-up channel before reading, so that a commit landing after the read
 		// still wakes us: no append can fall between the read and the wait.
 		wake := s.notify.wait()
-		page, err := s.readAll(pos, s.cfg.PageSize)
+		page, read, err := s.readKept(pos, s.cfg.PageSize, scan, keep)
 		if err != nil {
 			return fmt.Errorf("subscription after %d: %w", pos, err)
 		}
 		for _, r := range page {
 			select {
 			case out <- r:
-				pos = r.Position
 			case <-ctx.Done():
 				return nil
 			case <-s.closed:
 				return ErrClosed
 			}
 		}
-		if len(page) == s.cfg.PageSize {
-			continue
+		if read != pos {
+			pos = read
+			continue // read again until a read finds nothing new
 		}
 		select {
 		case <-wake:
