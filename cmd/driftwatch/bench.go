@@ -18,7 +18,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("driftwatch bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	quick := fs.Bool("quick", false, "a tiny load, for CI: shows the harness works; its figures mean little")
-	dir := fs.String("dir", "", "where the run's data directories go; default a temporary directory, removed afterwards")
+	dir := fs.String("dir", "", "keep the run's data in a fresh driftwatch-bench-* directory under this one; default a temporary directory, removed afterwards")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -74,7 +74,7 @@ func (r Report) Markdown(w io.Writer) {
 	if r.StateBytes > 0 {
 		row("disk per unchanged / per changed observation", fmt.Sprintf("%.0f B / %.0f B (%.2fx its %d-byte state)", r.DiskUnchanged, r.DiskChanged, r.DiskChanged/float64(r.StateBytes), r.StateBytes), "", "", "1 KB / 2x", "300 B / 1.2x")
 	}
-	row("resident memory per CI at the large reconcile's fleet", fmt.Sprintf("%.1f KB", r.RSSPerCI/1024), "", "", "6 KB", "3 KB")
+	row("heap per CI at the large reconcile's fleet (resident memory per CI)", fmt.Sprintf("%.1f KB (%.1f KB)", r.HeapPerCI/1024, r.RSSPerCI/1024), "", "", "6 KB", "3 KB")
 	row("query API under ingest at the max rate (embedded / over Redis)", fmt.Sprintf("p99 %s / p99 %s", fmtLatency(r.Embedded.Queries.P99), fmtLatency(r.Redis.Queries.P99)), "", "", "p99 20 ms", "p99 5 ms")
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(w, "\nErrors:")

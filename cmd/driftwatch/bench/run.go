@@ -1,13 +1,17 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,7 +22,7 @@ import (
 type Options struct {
 	// Binary is the driftwatch executable to run as the system under test; required.
 	Binary string
-	// Dir holds the run's data directories; a temporary one when empty.
+	// Dir holds a fresh directory per run (driftwatch-bench-*), kept; empty: a temporary one.
 	Dir string
 	// Quick runs a tiny load for CI: it shows the harness works, its figures mean little.
 	Quick bool
@@ -40,7 +44,7 @@ type Report struct {
 	Appends                      Appends
 	DiskUnchanged, DiskChanged   float64 // bytes per observation
 	StateBytes                   int
-	RSSPerCI                     float64
+	HeapPerCI, RSSPerCI          float64 // bytes per CI at the large reconcile's fleet
 	Errors                       []string
 }
 
@@ -77,14 +81,14 @@ func scaleOf(quick bool) scale {
 func Run(ctx context.Context, opt Options) (Report, error) {
 	sc := scaleOf(opt.Quick)
 	rep := Report{Quick: opt.Quick, Started: time.Now(), Machine: machine()}
-	dir := opt.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "driftwatch-bench-")
-		if err != nil {
-			return rep, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	// Every run starts from empty data directories: a fresh one inside Dir, kept for
+	// inspection, or a temporary one, removed.
+	dir, err := os.MkdirTemp(opt.Dir, "driftwatch-bench-")
+	if err != nil {
+		return rep, err
+	}
+	if opt.Dir == "" {
+		defer os.RemoveAll(dir)
 	}
 	logf := func(format string, args ...any) {
 		if opt.Out != nil {
@@ -199,14 +203,14 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 
 	for _, n := range []int{sc.reconcileSmall, sc.reconcileLarge} {
 		logf("Measuring a reconcile of %d CIs", n)
-		r, rss, err := measureReconcile(ctx, opt.Binary, filepath.Join(dir, fmt.Sprint("reconcile-", n)), token, n, sc.types)
+		r, mem, err := measureReconcile(ctx, opt.Binary, filepath.Join(dir, fmt.Sprint("reconcile-", n)), token, n, sc.types)
 		if err != nil {
 			fail(fmt.Sprint("reconcile of ", n), err)
 			continue
 		}
 		rep.Reconcile = append(rep.Reconcile, r)
 		if n == sc.reconcileLarge {
-			rep.RSSPerCI = rss
+			rep.HeapPerCI, rep.RSSPerCI = mem.heap, mem.rss
 		}
 	}
 	logf("Measuring a replay of %d facts", sc.replay)
@@ -261,43 +265,80 @@ func measureDisk(ctx context.Context, d *Driftwatch, rep *Report) error {
 	return err
 }
 
+// perCI is what a process holds per CI: live heap after a collection, and resident memory.
+type perCI struct{ heap, rss float64 }
+
 // measureReconcile primes n CIs, 1% of them drifted, and reconciles twice; it also reports
-// the process's resident memory per CI.
-func measureReconcile(ctx context.Context, binary, dir, token string, n, types int) (ReconcileRun, float64, error) {
-	sut, err := StartDriftwatch(ctx, SUTConfig{Binary: binary, DataDir: dir, Token: token})
+// the process's memory per CI (heap through its pprof endpoint).
+func measureReconcile(ctx context.Context, binary, dir, token string, n, types int) (ReconcileRun, perCI, error) {
+	pprofAddr, err := freeAddr()
 	if err != nil {
-		return ReconcileRun{}, 0, err
+		return ReconcileRun{}, perCI{}, err
+	}
+	sut, err := StartDriftwatch(ctx, SUTConfig{Binary: binary, DataDir: dir, Token: token, Args: []string{"--pprof", pprofAddr}})
+	if err != nil {
+		return ReconcileRun{}, perCI{}, err
 	}
 	defer sut.Stop()
 	startRSS, _ := ReadProc(sut.Proc().PID)
+	startHeap, err := heapInuse(ctx, pprofAddr)
+	if err != nil {
+		return ReconcileRun{}, perCI{}, err
+	}
 	d := &Driftwatch{SUT: sut, Fleet: NewFleet(n, types, 0)}
 	if err := d.Start(ctx); err != nil {
-		return ReconcileRun{}, 0, err
+		return ReconcileRun{}, perCI{}, err
 	}
 	if err := d.Prime(ctx); err != nil {
-		return ReconcileRun{}, 0, err
+		return ReconcileRun{}, perCI{}, err
 	}
 	// 1% drifted: one deviating observation each.
 	d.Fleet.Deviating = 1
 	base := d.seq.Add(uint64(n)) - uint64(n)
 	for i := 0; i < n; i += 100 {
 		if err := d.send(ctx, base+uint64(i), time.Now(), false); err != nil {
-			return ReconcileRun{}, 0, fmt.Errorf("drift a CI: %w", err)
+			return ReconcileRun{}, perCI{}, fmt.Errorf("drift a CI: %w", err)
 		}
 	}
 	d.Fleet.Deviating = 0
 	if err := sut.WaitIdle(ctx, 500*time.Millisecond); err != nil {
-		return ReconcileRun{}, 0, err
+		return ReconcileRun{}, perCI{}, err
 	}
 	r := ReconcileRun{CIs: n}
 	if r.First, err = MeasureReconcile(ctx, sut); err != nil {
-		return r, 0, err
+		return r, perCI{}, err
 	}
 	if r.Second, err = MeasureReconcile(ctx, sut); err != nil {
-		return r, 0, err
+		return r, perCI{}, err
 	}
 	endRSS, _ := ReadProc(sut.Proc().PID)
-	return r, float64(endRSS.RSS-startRSS.RSS) / float64(n), nil
+	endHeap, err := heapInuse(ctx, pprofAddr)
+	if err != nil {
+		return r, perCI{}, err
+	}
+	return r, perCI{heap: float64(endHeap-startHeap) / float64(n), rss: float64(endRSS.RSS-startRSS.RSS) / float64(n)}, nil
+}
+
+// heapInuse collects garbage in the process serving pprof at addr and reads the heap it
+// keeps in use (runtime.MemStats.HeapInuse).
+func heapInuse(ctx context.Context, addr string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/heap?gc=1&debug=1", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read the heap: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapInuse = "); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("read the heap: no HeapInuse in the profile (%v)", sc.Err())
 }
 
 func randomToken() string {

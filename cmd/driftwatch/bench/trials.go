@@ -213,7 +213,13 @@ func (d *Driftwatch) Trial(ctx context.Context, load Load) (Trial, error) {
 	}
 	watch.Stop()
 	if os.Getenv("DRIFTWATCH_BENCH_DEBUG") != "" {
-		pending.Range(func(k, v any) bool { fmt.Fprintf(os.Stderr, "missing drift of %v (scheduled %v)\n", k, v); return true })
+		pending.Range(func(k, v any) bool {
+			seq, _ := strconv.ParseUint(strings.TrimPrefix(k.(string), "o-"), 10, 64)
+			ci := d.Fleet.CI(int(seq % uint64(d.Fleet.CIs)))
+			_, body, _ := d.SUT.Do(ctx, http.MethodGet, "/drift/events?ci="+ci, "", nil)
+			fmt.Fprintf(os.Stderr, "missing drift of %v on %s (scheduled %v): %s\n", k, ci, v, body)
+			return true
+		})
 	}
 	if res.Err != nil {
 		return Trial{}, res.Err

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +77,8 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 }
 
 // newAppendReq checks the appends and copies their events, so that the caller may reuse its
-// buffers even when it stops waiting. It reports every problem at once.
+// buffers even when it stops waiting; large data is compressed here, by the caller, not by
+// the one committer. It reports every problem at once.
 func newAppendReq(appends []eventstore.Append) (*appendReq, error) {
 	if len(appends) == 0 {
 		return nil, errors.New("append: no appends")
@@ -96,7 +96,8 @@ func newAppendReq(appends []eventstore.Append) (*appendReq, error) {
 		}
 		part := appendPart{stream: a.Stream, expected: a.Expected, events: make([]pending, len(a.Events))}
 		for j, e := range a.Events {
-			part.events[j] = pending{id: ids[j], typ: e.Type, data: bytes.Clone(e.Data)}
+			data, compressed := packData(e.Data)
+			part.events[j] = pending{id: ids[j], typ: e.Type, data: data, compressed: compressed}
 		}
 		req.parts[i] = part
 	}

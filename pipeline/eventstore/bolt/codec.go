@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/google/uuid"
+	"github.com/klauspost/compress/zstd"
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
@@ -25,8 +26,31 @@ var (
 	bucketIDs = []byte("ids")
 )
 
-// recordVersion is the first byte of every encoded record, so that the format can change.
-const recordVersion = 1
+// The first byte of every encoded record says its format, so that it can change.
+const (
+	recordVersion    = 1 // data as appended
+	recordCompressed = 2 // data compressed with zstd (see packData)
+)
+
+// compressAbove is the size from which an event's data is stored compressed: a state of a
+// few KB, which would otherwise span two pages, shrinks to a fraction of one.
+const compressAbove = 1024
+
+var (
+	zEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	zDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
+)
+
+// packData copies data for storage, compressed when it is large and compression pays.
+func packData(data []byte) (stored []byte, compressed bool) {
+	if len(data) >= compressAbove {
+		z := zEncoder.EncodeAll(data, make([]byte, 0, len(data)/2))
+		if len(z) < len(data)*7/8 {
+			return z, true
+		}
+	}
+	return bytes.Clone(data), false
+}
 
 // u64 encodes v big-endian, so that byte order is numeric order.
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
@@ -70,15 +94,20 @@ func streamHead(streams *bbolt.Bucket, prefix []byte) (rev uint64, pos []byte, e
 
 // pending is an event checked and ready for the committer.
 type pending struct {
-	id   uuid.UUID
-	typ  string
-	data []byte
+	id         uuid.UUID
+	typ        string
+	data       []byte // as packData left it
+	compressed bool
 }
 
 // encodeRecord lays out a record: version, stream, revision, id, type, recorded-at, data.
 func encodeRecord(stream string, rev uint64, e pending, at time.Time) []byte {
 	b := make([]byte, 0, 1+len(stream)+len(e.typ)+len(e.data)+48)
-	b = append(b, recordVersion)
+	if e.compressed {
+		b = append(b, recordCompressed)
+	} else {
+		b = append(b, recordVersion)
+	}
 	b = binary.AppendUvarint(b, uint64(len(stream)))
 	b = append(b, stream...)
 	b = binary.AppendUvarint(b, rev)
@@ -105,9 +134,10 @@ func decodeRecordIf(pos uint64, b []byte, keep eventstore.Filter) (r eventstore.
 	fail := func(what string) (eventstore.Recorded, bool, error) {
 		return eventstore.Recorded{}, false, fmt.Errorf("decode event at position %d: %w: %s", pos, errCorrupt, what)
 	}
-	if len(b) == 0 || b[0] != recordVersion {
+	if len(b) == 0 || b[0] != recordVersion && b[0] != recordCompressed {
 		return fail("unknown version")
 	}
+	compressed := b[0] == recordCompressed
 	b = b[1:]
 	field := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
@@ -143,7 +173,12 @@ func decodeRecordIf(pos uint64, b []byte, keep eventstore.Filter) (r eventstore.
 	}
 	r.Stream, r.Revision, r.ID, r.Type = string(stream), rev, id.String(), string(typ)
 	r.RecordedAt = time.Unix(0, at).UTC()
-	if len(b) > k {
+	switch {
+	case compressed:
+		if r.Data, err = zDecoder.DecodeAll(b[k:], nil); err != nil {
+			return fail("data: " + err.Error())
+		}
+	case len(b) > k:
 		r.Data = bytes.Clone(b[k:])
 	}
 	return r, true, nil

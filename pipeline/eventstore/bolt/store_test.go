@@ -1,12 +1,15 @@
 package bolt
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/driftwatch/driftwatch/internal/testsupport/storetest"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
@@ -214,4 +217,43 @@ func mustReq(t *testing.T, stream string, expected eventstore.Revision, evs ...e
 		t.Fatalf("new append request: %v", err)
 	}
 	return req
+}
+
+func TestLargeDataIsStoredCompressedAndReadBackByteForByte(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t, Config{})
+	var b strings.Builder
+	b.WriteString(`{"packages":{`)
+	for i := range 200 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"pkg-%03d": {"version": "1.%d.0", "arch":"amd64"}`, i, i%7)
+	}
+	b.WriteString(`}}`)
+	big := eventstore.Event{ID: uuid.NewString(), Type: "io.driftwatch.test.v1", Data: []byte(b.String())}
+	small := event()
+	if _, err := s.Append(t.Context(), "large", eventstore.NoStream, big, small); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.ReadStream(t.Context(), "large", 0, 10)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("read %d records: %v", len(recs), err)
+	}
+	if !bytes.Equal(recs[0].Data, big.Data) || !bytes.Equal(recs[1].Data, small.Data) {
+		t.Fatalf("data changed on the way through the store")
+	}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketEvents).Get(u64(uint64(recs[0].Position)))
+		if v[0] != recordCompressed || len(v) > len(big.Data)/3 {
+			t.Errorf("a %d-byte event is stored in %d bytes, format %d", len(big.Data), len(v), v[0])
+		}
+		if v := tx.Bucket(bucketEvents).Get(u64(uint64(recs[1].Position))); v[0] != recordVersion {
+			t.Errorf("a small event is stored in format %d", v[0])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
