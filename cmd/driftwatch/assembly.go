@@ -178,7 +178,7 @@ func openBus(c config, store eventstore.Store, role string, log *zap.Logger) (bu
 		}
 	}
 	log.Info("Using Redis Streams", zap.String("consumer", consumer))
-	return redisbus.New(redisbus.Config{URL: c.RedisURL, Consumer: consumer, Logger: router.NewLogger(log)})
+	return redisbus.New(redisbus.Config{URL: c.RedisURL, Consumer: consumer, MaxIdleTime: c.RedisClaimIdle, ClaimInterval: min(redisbus.DefaultClaimInterval, c.RedisClaimIdle/2), Logger: router.NewLogger(log)})
 }
 
 // newLogger builds the process's zap logger at the configured level.

@@ -41,6 +41,10 @@ type config struct {
 	// UnchangedEvery is how often, at most, an observation that repeats a CI's state is
 	// recorded ($DRIFTWATCH_UNCHANGED_EVERY); default 1m, negative records every one.
 	UnchangedEvery time.Duration
+	// RedisClaimIdle is how long an entry stays with a consumer that does not acknowledge it
+	// before another consumer of its group takes it over ($DRIFTWATCH_REDIS_CLAIM_IDLE);
+	// default 30s. It is how soon the work of a crashed worker resumes elsewhere.
+	RedisClaimIdle time.Duration
 	// PprofAddr, when set, serves net/http/pprof on this address ($DRIFTWATCH_PPROF), so that
 	// a running server can be profiled; default off.
 	PprofAddr string
@@ -70,6 +74,11 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 		return c, nil, fmt.Errorf("DRIFTWATCH_UNCHANGED_EVERY: %w", err)
 	}
 	fs.DurationVar(&c.UnchangedEvery, "unchanged-every", every, "record an observation that repeats a CI's state at most this often (negative: every one)")
+	claimIdle, err := time.ParseDuration(env("DRIFTWATCH_REDIS_CLAIM_IDLE", "30s"))
+	if err != nil {
+		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_CLAIM_IDLE: %w", err)
+	}
+	fs.DurationVar(&c.RedisClaimIdle, "redis-claim-idle", claimIdle, "take over a Redis entry another consumer has held unacknowledged this long")
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
 		fs.StringVar(&c.HTTPAddr, "http", env("DRIFTWATCH_HTTP", "127.0.0.1:8080"), "HTTP API listen address")
@@ -99,6 +108,9 @@ func (c config) validate() error {
 		if k, _, _ := strings.Cut(s, "="); strings.TrimSpace(s) != "" && strings.TrimSpace(k) == "" {
 			errs = append(errs, fmt.Errorf("--docker-selector: %q must be key or key=value", s))
 		}
+	}
+	if c.RedisClaimIdle <= 0 {
+		errs = append(errs, fmt.Errorf("--redis-claim-idle: %v must be positive", c.RedisClaimIdle))
 	}
 	if c.QuarantineNetwork == "" {
 		errs = append(errs, errors.New("--quarantine-network: must not be empty"))

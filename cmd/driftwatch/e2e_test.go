@@ -193,8 +193,8 @@ func TestServeKeepsAnAcceptedObservationThroughKill9(t *testing.T) {
 	assertNoDuplicateFacts(t, dir)
 }
 
-// assertNoDuplicateFacts reads the whole embedded event store: every id once, every
-// observation received once, and one drift detected per CI and field.
+// assertNoDuplicateFacts reads the whole embedded event store in dataDir (see
+// assertStoreHoldsEachFactOnce).
 func assertNoDuplicateFacts(t *testing.T, dataDir string) {
 	t.Helper()
 	store, err := bolt.Open(bolt.Config{Dir: dataDir + "/events"})
@@ -202,6 +202,13 @@ func assertNoDuplicateFacts(t *testing.T, dataDir string) {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	assertStoreHoldsEachFactOnce(t, store)
+}
+
+// assertStoreHoldsEachFactOnce reads a whole event store: every id once, every observation
+// received once and evaluated (diffed, judged) once, and one drift detected per CI and field.
+func assertStoreHoldsEachFactOnce(t *testing.T, store eventstore.Store) {
+	t.Helper()
 	ids, facts := map[string]bool{}, map[string]int{}
 	for after := eventstore.Position(0); ; {
 		recs, err := store.ReadAll(context.Background(), after, 500)
@@ -223,23 +230,33 @@ func assertNoDuplicateFacts(t *testing.T, dataDir string) {
 			var key struct {
 				ObservationID string `json:"observation_id"`
 				Field         string `json:"field"`
+				Observation   struct {
+					ObservationID string `json:"observation_id"`
+					Reevaluation  string `json:"reevaluation"`
+				} `json:"observation"`
 			}
 			_ = json.Unmarshal(env.Data, &key)
 			switch env.Type {
-			case event.TypeObservationReceived:
+			case event.TypeObservationReceivedV2:
 				facts[env.Type+" "+key.ObservationID]++
+			case event.TypeDiffComputedV2, event.TypePolicyEvaluatedV2:
+				facts[env.Type+" "+key.Observation.ObservationID+" "+key.Observation.Reevaluation]++
 			case event.TypeDriftDetected:
 				facts[env.Type+" "+env.Subject+key.Field]++
 			}
 		}
 		after = recs[len(recs)-1].Position
 	}
-	if len(facts) == 0 {
-		t.Fatal("no facts found in the event store")
-	}
+	kinds := map[string]bool{}
 	for k, n := range facts {
+		kinds[strings.Fields(k)[0]] = true
 		if n != 1 {
 			t.Errorf("%s: %d facts, want 1", k, n)
+		}
+	}
+	for _, typ := range []string{event.TypeObservationReceivedV2, event.TypeDiffComputedV2, event.TypePolicyEvaluatedV2, event.TypeDriftDetected} {
+		if !kinds[typ] {
+			t.Errorf("no %s facts found in the event store", typ)
 		}
 	}
 }
