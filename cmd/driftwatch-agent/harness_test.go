@@ -117,8 +117,9 @@ func startStack(t *testing.T) *stack {
 	bin := serverBinary(t)
 	addr := proctest.FreeAddr(t)
 	s := &stack{t: t, redis: r, url: "http://" + addr, dataDir: t.TempDir()}
-	cmd := exec.Command(bin, "serve", "--data-dir", s.dataDir, "--redis", r.URL(), "--http", addr, "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "DRIFTWATCH_ENROL_TOKEN="+enrolToken, "DRIFTWATCH_REQUIRE_SIGNED=1")
+	// The tests read the observations stream's history: it is not trimmed here.
+	cmd := exec.Command(bin, "serve", "--data-dir", s.dataDir, "--redis", r.URL(), "--http", addr, "--log-level", "debug", "--redis-trim-interval", "-1s")
+	cmd.Env = append(os.Environ(), "DRIFTWATCH_ENROL_TOKEN="+enrolToken, "DRIFTWATCH_REQUIRE_SIGNED=1", "DRIFTWATCH_ADMIN_TOKEN="+adminToken)
 	s.Process = proctest.Start(t, "driftwatch", cmd, proctest.WithTail(40))
 	proctest.WaitUntil(t, 30*time.Second, "driftwatch answers /healthz", func() bool {
 		return proctest.GetOK(s.url + "/healthz")
@@ -126,16 +127,24 @@ func startStack(t *testing.T) *stack {
 	return s
 }
 
+// adminToken is the test server's bootstrap admin token (DRIFTWATCH_ADMIN_TOKEN).
+const adminToken = "dwt_test-admin-0123456789abcdefghijklmnop"
+
 // do sends a JSON request and decodes the answer.
 func (s *stack) do(method, path string, body, out any) int {
 	s.t.Helper()
-	return proctest.DoJSON(s.t, method, s.url+path, body, out)
+	return proctest.DoJSONAs(s.t, adminToken, method, s.url+path, body, out)
 }
 
 // raw answers a GET with its body as it came.
 func (s *stack) raw(path string) string {
 	s.t.Helper()
-	resp, err := http.Get(s.url + path)
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatalf("GET %s: %v", path, err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/driftwatch/driftwatch/projections/agents"
 	"github.com/driftwatch/driftwatch/projections/catalog"
 	"github.com/driftwatch/driftwatch/projections/drifts"
+	"github.com/driftwatch/driftwatch/projections/tokens"
 )
 
 // app is one process's shared parts, built once by assemble for every role it runs: the
@@ -48,6 +49,7 @@ type app struct {
 	drifts  *drifts.Model
 	catalog *catalog.Catalog
 	agents  *agents.Model
+	tokens  *tokens.Model
 
 	ingest    *ingest.Ingest
 	desired   enrich.DesiredSource
@@ -57,7 +59,7 @@ type app struct {
 }
 
 // models are the read models a process keeps.
-type models struct{ drifts, catalog, agents bool }
+type models struct{ drifts, catalog, agents, tokens bool }
 
 // assemble builds the shared parts for process name (serve, or worker-<role>), with the read
 // models it needs. Close it when done.
@@ -123,6 +125,10 @@ func (a *app) openModels(name string, need models) error {
 		a.agents = agents.New()
 		projs = append(projs, a.agents)
 	}
+	if need.tokens {
+		a.tokens = tokens.New()
+		projs = append(projs, a.tokens)
+	}
 	if len(projs) == 0 {
 		return nil
 	}
@@ -178,7 +184,7 @@ func openBus(c config, store eventstore.Store, role string, log *zap.Logger) (bu
 		}
 	}
 	log.Info("Using Redis Streams", zap.String("consumer", consumer))
-	return redisbus.New(redisbus.Config{URL: c.RedisURL, Consumer: consumer, MaxIdleTime: c.RedisClaimIdle, ClaimInterval: min(redisbus.DefaultClaimInterval, c.RedisClaimIdle/2), Logger: router.NewLogger(log)})
+	return redisbus.New(redisbus.Config{URL: c.RedisURL, Consumer: consumer, MaxIdleTime: c.RedisClaimIdle, TrimInterval: c.RedisTrimInterval, ClaimInterval: min(redisbus.DefaultClaimInterval, c.RedisClaimIdle/2), Logger: router.NewLogger(log)})
 }
 
 // newLogger builds the process's zap logger at the configured level.

@@ -45,6 +45,9 @@ type config struct {
 	// before another consumer of its group takes it over ($DRIFTWATCH_REDIS_CLAIM_IDLE);
 	// default 30s. It is how soon the work of a crashed worker resumes elsewhere.
 	RedisClaimIdle time.Duration
+	// RedisTrimInterval is how often the Redis streams are trimmed of what every group has
+	// acknowledged ($DRIFTWATCH_REDIS_TRIM_INTERVAL); default 10s, negative: never.
+	RedisTrimInterval time.Duration
 	// PprofAddr, when set, serves net/http/pprof on this address ($DRIFTWATCH_PPROF), so that
 	// a running server can be profiled; default off.
 	PprofAddr string
@@ -79,6 +82,11 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_CLAIM_IDLE: %w", err)
 	}
 	fs.DurationVar(&c.RedisClaimIdle, "redis-claim-idle", claimIdle, "take over a Redis entry another consumer has held unacknowledged this long")
+	trim, err := time.ParseDuration(env("DRIFTWATCH_REDIS_TRIM_INTERVAL", "10s"))
+	if err != nil {
+		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
+	}
+	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
 		fs.StringVar(&c.HTTPAddr, "http", env("DRIFTWATCH_HTTP", "127.0.0.1:8080"), "HTTP API listen address")

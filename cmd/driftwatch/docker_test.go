@@ -185,7 +185,7 @@ func TestDockerQuarantineLeavesOnlyTheQuarantineNetworkAndReleaseRestoresTheSet(
 	}
 
 	// Release through the command line, as an operator would.
-	out, err := exec.Command(driftwatchBinary(t), "release", "--api", s.url, "--by", "alice", "--reason", "reviewed", driftID).CombinedOutput()
+	out, err := exec.Command(driftwatchBinary(t), "release", "--api", s.url, "--token", adminToken, "--by", "alice", "--reason", "reviewed", driftID).CombinedOutput()
 	if err != nil {
 		t.Fatalf("driftwatch release: %v\n%s", err, out)
 	}

@@ -22,6 +22,9 @@ func driftwatchBinary(t *testing.T) string {
 	return proctest.Build(t, "driftwatch", ".")
 }
 
+// adminToken is the bootstrap admin token every test server gets (DRIFTWATCH_ADMIN_TOKEN).
+const adminToken = "dwt_test-admin-0123456789abcdefghijklmnop"
+
 // server is a running `driftwatch serve` process.
 type server struct {
 	*proctest.Process
@@ -36,7 +39,9 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	addr := proctest.FreeAddr(t)
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", addr, "--log-level", "debug"}, extra...)
 	s := &server{t: t, url: "http://" + addr}
-	s.Process = proctest.Start(t, "driftwatch", exec.Command(driftwatchBinary(t), args...), proctest.WithTail(60))
+	cmd := exec.Command(driftwatchBinary(t), args...)
+	cmd.Env = append(os.Environ(), "DRIFTWATCH_ADMIN_TOKEN="+adminToken)
+	s.Process = proctest.Start(t, "driftwatch", cmd, proctest.WithTail(60))
 	proctest.WaitUntil(t, 20*time.Second, "driftwatch answers /healthz", func() bool {
 		return proctest.GetOK(s.url + "/healthz")
 	})
@@ -53,7 +58,7 @@ func runWorker(t *testing.T, name, stage string, args ...string) *proctest.Proce
 // do sends a JSON request and decodes a JSON answer into out (if not nil).
 func (s *server) do(method, path string, body any, out any) int {
 	s.t.Helper()
-	return proctest.DoJSON(s.t, method, s.url+path, body, out)
+	return proctest.DoJSONAs(s.t, adminToken, method, s.url+path, body, out)
 }
 
 // put sends a template or policy and fails the test unless it is accepted.

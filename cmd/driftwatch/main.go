@@ -3,6 +3,7 @@
 //	driftwatch serve [flags]          everything in one process (embedded defaults)
 //	driftwatch worker <stage> [flags] one stage alone, over Redis, to scale out
 //	driftwatch quarantine|release <drift-id> ask a running driftwatch for a container action
+//	driftwatch token create|list|revoke     manage API tokens
 package main
 
 import (
@@ -24,6 +25,7 @@ const usage = `usage:
   driftwatch serve [--data-dir DIR] [--redis URL] [--eventstore URL] [--http ADDR] [--stages all|none|a,b]
   driftwatch worker <ingest|enrich|diff|policy|emit|action|docker-source> [--data-dir DIR] --redis URL [--eventstore URL]
   driftwatch quarantine|release [--api URL] [--by NAME] [--reason TEXT] [--wait DURATION] <drift-id>
+  driftwatch token create|list|revoke ...   (see driftwatch token --help)
   driftwatch bench [--quick] [--dir DIR]
 Both serve and worker take [--docker-host URL] [--docker-selector LABELS] [--quarantine-network NAME].
 Flags also come from DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL, DRIFTWATCH_EVENTSTORE_URL,
@@ -61,6 +63,8 @@ func run(args []string, stderr io.Writer) int {
 		}
 	case "quarantine", "release":
 		return remediate(ctx, args[0], args[1:], os.Stdout, stderr)
+	case "token":
+		return tokenCommand(ctx, args[1:], os.Stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], os.Stdout, stderr)
 	case "help", "-h", "--help":

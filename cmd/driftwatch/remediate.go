@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -21,7 +19,7 @@ import (
 func remediate(ctx context.Context, kind string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("driftwatch "+kind, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	api := fs.String("api", env("DRIFTWATCH_API", "http://127.0.0.1:8080"), "base URL of the driftwatch API")
+	c := clientFlags(fs)
 	by := fs.String("by", env("USER", ""), "who asks, recorded with the request")
 	reason := fs.String("reason", "", "why, recorded with the request")
 	wait := fs.Duration("wait", 10*time.Second, "how long the API waits for the outcome")
@@ -40,24 +38,13 @@ func remediate(ctx context.Context, kind string, args []string, stdout, stderr i
 		fmt.Fprintf(stderr, "driftwatch %s: %v\n", kind, err)
 		return 2
 	}
-	target := fmt.Sprintf("%s/drift/events/%s/%s?wait=%s", strings.TrimSuffix(*api, "/"), url.PathEscape(fs.Arg(0)), kind, *wait)
 	ctx, cancel := context.WithTimeout(ctx, *wait+30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	var in map[string]string
+	_ = json.Unmarshal(body, &in)
+	status, raw, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/drift/events/%s/%s?wait=%s", url.PathEscape(fs.Arg(0)), kind, *wait), in)
 	if err != nil {
 		fmt.Fprintf(stderr, "driftwatch %s: %v\n", kind, err)
-		return 2
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "driftwatch %s: %v\n", kind, err)
-		return 1
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		fmt.Fprintf(stderr, "driftwatch %s: read the answer: %v\n", kind, err)
 		return 1
 	}
 	var answer struct {
@@ -65,17 +52,17 @@ func remediate(ctx context.Context, kind string, args []string, stdout, stderr i
 	}
 	_ = json.Unmarshal(raw, &answer)
 	switch {
-	case resp.StatusCode == http.StatusOK && answer.Status == "succeeded":
+	case status == http.StatusOK && answer.Status == "succeeded":
 		fmt.Fprintf(stdout, "%s\n", raw)
 		return 0
-	case resp.StatusCode == http.StatusAccepted:
+	case status == http.StatusAccepted:
 		fmt.Fprintf(stdout, "%s\n", raw)
 		fmt.Fprintf(stderr, "driftwatch %s: requested; the outcome was not known within %s\n", kind, *wait)
 		return 0
-	case resp.StatusCode == http.StatusOK:
+	case status == http.StatusOK:
 		fmt.Fprintf(stdout, "%s\n", raw)
 		return 1
 	}
-	fmt.Fprintf(stderr, "driftwatch %s: %s: %s\n", kind, resp.Status, raw)
+	fmt.Fprintf(stderr, "driftwatch %s: %s: %s\n", kind, http.StatusText(status), raw)
 	return 1
 }

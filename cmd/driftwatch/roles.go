@@ -116,6 +116,7 @@ func needs(ss []stage) models {
 		m.drifts = m.drifts || s.needs.drifts
 		m.catalog = m.catalog || s.needs.catalog
 		m.agents = m.agents || s.needs.agents
+		m.tokens = m.tokens || s.needs.tokens
 	}
 	return m
 }

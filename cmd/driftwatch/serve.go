@@ -7,13 +7,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/driftwatch/driftwatch/handlers/command"
 	"github.com/driftwatch/driftwatch/handlers/enrich"
 	"github.com/driftwatch/driftwatch/projections/api"
+	"github.com/driftwatch/driftwatch/projections/tokens"
 )
 
 // shutdownTimeout bounds the HTTP server's graceful shutdown.
@@ -32,7 +35,7 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		return err
 	}
 	need := needs(ss)
-	need.drifts, need.catalog, need.agents = true, true, true
+	need.drifts, need.catalog, need.agents, need.tokens = true, true, true, true
 	a, err := assemble(c, log, "serve", need)
 	if err != nil {
 		return err
@@ -40,6 +43,10 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	defer a.Close()
 	as, err := agentSettingsFromEnv()
 	if err != nil {
+		return err
+	}
+	tokenCmds := command.Tokens{Store: a.store, Now: a.now}
+	if err := bootstrapAdmin(ctx, tokenCmds, c.DataDir, log); err != nil {
 		return err
 	}
 	// Catch up before the stages start, so that they see every template and policy.
@@ -61,7 +68,8 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	}
 	h, err := api.New(api.Config{EnrolToken: as.EnrolToken}, api.Deps{
 		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
-		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states, Logger: log.Named("api"),
+		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states,
+		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Logger: log.Named("api"),
 	})
 	if err != nil {
 		return err
@@ -102,6 +110,20 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// bootstrapAdmin makes sure an admin can get in: DRIFTWATCH_ADMIN_TOKEN, or on the first
+// start of a store an admin token written to a 0600 file in the data dir, whose path is logged.
+func bootstrapAdmin(ctx context.Context, t command.Tokens, dataDir string, log *zap.Logger) error {
+	env := os.Getenv("DRIFTWATCH_ADMIN_TOKEN")
+	file, err := t.Bootstrap(ctx, env, dataDir)
+	if err != nil {
+		return fmt.Errorf("bootstrap the admin token: %w", err)
+	}
+	if file != "" {
+		log.Info("Wrote the first admin token; read it, then keep it safe", zap.String("file", file))
+	}
+	return nil
 }
 
 // worker runs one stage alone over Redis Streams and the shared event store, so that stages

@@ -35,6 +35,10 @@ const (
 	TypeDesiredStateResolvedV2 = "io.driftwatch.desired_state.resolved.v2"
 	TypeDiffComputedV2         = "io.driftwatch.diff.computed.v2"
 	TypePolicyEvaluatedV2      = "io.driftwatch.policy.evaluated.v2"
+
+	TypeTokenCreated       = "io.driftwatch.token.created.v1"
+	TypeTokenRevoked       = "io.driftwatch.token.revoked.v1"
+	TypeTokensBootstrapped = "io.driftwatch.tokens.bootstrapped.v1"
 )
 
 // route says where a fact type travels: its bus topic and its event-store stream prefix.
@@ -69,6 +73,10 @@ var routes = map[string]route{
 	TypeDesiredStateResolvedV2: {topic: topic.DesiredStateResolvedV2, stream: EvaluationStreamPrefix},
 	TypeDiffComputedV2:         {topic: topic.DiffComputedV2, stream: EvaluationStreamPrefix},
 	TypePolicyEvaluatedV2:      {topic: topic.PolicyEvaluatedV2, stream: EvaluationStreamPrefix},
+
+	TypeTokenCreated:       {stream: TokenStreamPrefix},
+	TypeTokenRevoked:       {stream: TokenStreamPrefix},
+	TypeTokensBootstrapped: {stream: TokensBootstrapStream},
 }
 
 // ObservationStreamPrefix starts the event-store stream of one CI's observations

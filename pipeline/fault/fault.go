@@ -51,3 +51,10 @@ func AsInvalid(err error) (*InvalidError, bool) {
 	ok := errors.As(err, &inv)
 	return inv, ok
 }
+
+// ErrNotFound means a command or query names something that does not exist (HTTP 404).
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict means a command contradicts what is recorded, such as a second template for
+// CIs another one governs (HTTP 409).
+var ErrConflict = errors.New("conflict")

@@ -35,13 +35,6 @@ type actionAnswer struct {
 }
 
 // actionRoutes serves the template card's remediation API for drifts.
-func (a *api) actionRoutes() map[string]handlerFunc {
-	return map[string]handlerFunc{
-		"POST /drift/events/{id}/quarantine": a.requestAction(drift.ActionKindQuarantine),
-		"POST /drift/events/{id}/release":    a.requestAction(drift.ActionKindRelease),
-	}
-}
-
 // requestAction is POST /drift/events/{id}/quarantine and /release: it records an
 // ActionRequested_v1 for the drift's CI (body: optional by, reason) and waits, up to ?wait
 // (a duration, default WaitTimeout; 0 does not wait), for the action stage's outcome. 200

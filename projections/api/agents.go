@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,16 +20,6 @@ type AgentDirectory interface {
 	Agent(id string) (agents.Agent, bool, error)
 	Agents() ([]agents.Agent, error)
 	Rejections(limit int) ([]agents.Rejection, error)
-}
-
-// agentRoutes are served when Deps.Agents is set.
-func (a *api) agentRoutes() map[string]handlerFunc {
-	return map[string]handlerFunc{
-		"POST /agents":               a.enrolAgent,
-		"GET /agents":                a.listAgents,
-		"GET /agents/{id}":           a.getAgent,
-		"GET /observations/rejected": a.listRejections,
-	}
 }
 
 // enrolment is the body of POST /agents.
@@ -73,26 +62,10 @@ func (e *enrolment) validate() error {
 	return errors.Join(errs...)
 }
 
-// authorizeEnrolment checks the operator's enrolment token (Authorization: Bearer).
-func (a *api) authorizeEnrolment(w http.ResponseWriter, r *http.Request) error {
-	if a.cfg.EnrolToken == "" {
-		return problem(http.StatusForbidden, "enrolment-disabled", "agent enrolment is disabled: the server has no enrolment token")
-	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(a.cfg.EnrolToken)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="driftwatch enrolment"`)
-		return problem(http.StatusUnauthorized, "unauthorized", "enrolment needs the operator's enrolment token as Authorization: Bearer <token>")
-	}
-	return nil
-}
-
-// enrolAgent is POST /agents: records the agent's credential (AgentEnrolled_v1) once the
-// enrolment token checks out. 201 for a new agent, 200 when it replaces or repeats the
+// enrolAgent is POST /agents (an admin token, or the enrolment token): records the agent's
+// credential (AgentEnrolled_v1). 201 for a new agent, 200 when it replaces or repeats the
 // agent's credential; the answer comes once the read models (and so ingest) know it.
 func (a *api) enrolAgent(w http.ResponseWriter, r *http.Request) error {
-	if err := a.authorizeEnrolment(w, r); err != nil {
-		return err
-	}
 	var in enrolment
 	if err := decodeBody(r, &in, false); err != nil {
 		return err

@@ -6,6 +6,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/driftwatch/driftwatch/handlers/command"
+	"github.com/driftwatch/driftwatch/pipeline/auth"
+	"github.com/driftwatch/driftwatch/projections/tokens"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -36,6 +39,7 @@ type enrolFixture struct {
 	agents  *agents.Model
 	runner  *projections.Runner
 	handler http.Handler
+	viewer  string // a viewer token's secret
 }
 
 func newEnrolFixture(t *testing.T, token string) *enrolFixture {
@@ -64,9 +68,14 @@ func newEnrolFixture(t *testing.T, token string) *enrolFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmds := command.Tokens{Store: f.store}
+	if f.viewer, _, _, err = cmds.Create(t.Context(), "viewer", auth.Viewer, "test"); err != nil {
+		t.Fatal(err)
+	}
 	f.handler, err = api.New(api.Config{EnrolToken: token}, api.Deps{
 		Store: f.store, Emitter: emitter, Runner: r, Drifts: drifts.New(), Catalog: catalog.New(), Agents: f.agents,
 		Door: door{in}, Reconciler: &reconciler{}, States: st,
+		Tokens: tokens.Verifier{Store: f.store}, TokenCommands: cmds, TokenList: tokens.New(),
 		Logger: zap.NewNop(), Now: func() time.Time { return now },
 	})
 	if err != nil {
@@ -92,7 +101,9 @@ func (f *enrolFixture) enrol(token string, body any) response {
 func (f *enrolFixture) get(path string) response {
 	f.t.Helper()
 	rec := httptest.NewRecorder()
-	f.handler.ServeHTTP(rec, httptest.NewRequestWithContext(f.t.Context(), http.MethodGet, path, nil))
+	req := httptest.NewRequestWithContext(f.t.Context(), http.MethodGet, path, nil)
+	req.Header.Set("Authorization", "Bearer "+f.viewer)
+	f.handler.ServeHTTP(rec, req)
 	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 }
 
@@ -140,7 +151,7 @@ func TestEnrolmentRecordsTheCredentialForIngest(t *testing.T) {
 	f.get("/agents/nobody").problem(t, http.StatusNotFound)
 }
 
-func TestEnrolmentNeedsTheOperatorToken(t *testing.T) {
+func TestEnrolmentNeedsTheEnrolmentOrAnAdminToken(t *testing.T) {
 	t.Parallel()
 	f := newEnrolFixture(t, enrolToken)
 	body := map[string]any{"agent_id": "web-01", "ci_ids": []string{"web-01"}, "public_key": publicKey(t)}
@@ -151,8 +162,9 @@ func TestEnrolmentNeedsTheOperatorToken(t *testing.T) {
 			t.Errorf("%s: no WWW-Authenticate", name)
 		}
 	}
-	newEnrolFixture(t, "").enrol(enrolToken, body).problem(t, http.StatusForbidden)
-	if f.store.Len() != 0 {
+	// Without an enrolment token configured, one presented is just unknown.
+	newEnrolFixture(t, "").enrol(enrolToken, body).problem(t, http.StatusUnauthorized)
+	if f.store.Len() != 1 { // the fixture's viewer token alone
 		t.Fatal("a refused enrolment was recorded")
 	}
 }

@@ -9,8 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"net/http"
+		"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -65,8 +64,8 @@ type Config struct {
 	MaxPageSize int
 	// WaitTimeout bounds how long a write waits for the read models to apply it; default 10s.
 	WaitTimeout time.Duration
-	// EnrolToken is the operator's token that POST /agents requires as a bearer token;
-	// default empty: enrolment is refused.
+	// EnrolToken, when set, is a bearer token that POST /agents takes in place of an admin
+	// token, so that agents enrol themselves; default empty: only admins enrol agents.
 	EnrolToken string
 }
 
@@ -119,6 +118,11 @@ type Deps struct {
 	Reconciler Reconciler
 	// States reads states by hash, to show a CI's last observed state.
 	States StateReader
+	// Tokens authenticates bearer tokens; TokenCommands creates and revokes them.
+	Tokens        Authenticator
+	TokenCommands TokenCommands
+	// TokenList lists tokens (GET /tokens).
+	TokenList TokenLister
 	// Logger receives one line per failed request.
 	Logger *zap.Logger
 	// Now is the clock; default time.Now.
@@ -136,6 +140,7 @@ func (d *Deps) check() error {
 		{"store", d.Store == nil}, {"emitter", d.Emitter == nil}, {"runner", d.Runner == nil},
 		{"drifts", d.Drifts == nil}, {"catalog", d.Catalog == nil}, {"logger", d.Logger == nil},
 		{"door", d.Door == nil}, {"reconciler", d.Reconciler == nil}, {"states", d.States == nil},
+		{"tokens", d.Tokens == nil}, {"token commands", d.TokenCommands == nil}, {"token list", d.TokenList == nil},
 	} {
 		if dep.missing {
 			errs = append(errs, fmt.Errorf("%s: required", dep.name))
@@ -164,33 +169,8 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 	}
 	a := &api{cfg: cfg, Deps: deps}
 	mux := http.NewServeMux()
-	routes := map[string]handlerFunc{
-		"POST /observations":                  a.submitObservation,
-		"GET /drift/events":                   a.listDrifts,
-		"GET /drift/events/{id}":              a.getDrift,
-		"GET /drift/events/stream":            a.streamDrifts,
-		"POST /drift/events/{id}/acknowledge": a.acknowledge,
-		"GET /drift/cis":                      a.listCIs,
-		"GET /drift/cis/{id}":                 a.getCI,
-		"GET /drift/policies":                 a.listPolicies,
-		"GET /drift/policies/{id}":            a.getPolicy,
-		"POST /drift/policies":                a.createPolicy,
-		"PATCH /drift/policies/{id}":          a.patchPolicy,
-		"POST /drift/reconcile":               a.reconcile,
-		"GET /drift/report":                   a.report,
-		"POST /templates":                     a.createTemplate,
-		"GET /templates":                      a.listTemplates,
-		"GET /templates/{id}":                 a.getTemplate,
-		"PUT /templates/{id}":                 a.putTemplate,
-		"DELETE /templates/{id}":              a.deleteTemplate,
-		"GET /healthz":                        a.healthz,
-	}
-	if deps.Agents != nil {
-		maps.Copy(routes, a.agentRoutes())
-	}
-	maps.Copy(routes, a.actionRoutes())
-	for pattern, h := range routes {
-		mux.Handle(pattern, a.wrap(h))
+	for _, rt := range a.table() {
+		mux.Handle(rt.Pattern(), a.wrap(a.guard(rt)))
 	}
 	return problemMux{mux}, nil
 }

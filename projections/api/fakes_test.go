@@ -17,16 +17,20 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
 
+	"github.com/driftwatch/driftwatch/handlers/command"
 	"github.com/driftwatch/driftwatch/handlers/ingest"
+	"github.com/driftwatch/driftwatch/pipeline/auth"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/pipeline/record"
 	"github.com/driftwatch/driftwatch/pipeline/states"
 	"github.com/driftwatch/driftwatch/projections"
+	"github.com/driftwatch/driftwatch/projections/agents"
 	"github.com/driftwatch/driftwatch/projections/api"
 	"github.com/driftwatch/driftwatch/projections/catalog"
 	"github.com/driftwatch/driftwatch/projections/drifts"
 	"github.com/driftwatch/driftwatch/projections/internal/memstore"
+	"github.com/driftwatch/driftwatch/projections/tokens"
 )
 
 // now is the fixture's clock.
@@ -80,6 +84,11 @@ type fixture struct {
 	handler    http.Handler
 	reconciler *reconciler
 	ids        int
+	// secrets holds a live token per role; do sends the admin one unless asked otherwise.
+	secrets map[auth.Role]string
+	tokens  *tokens.Model
+	agents  *agents.Model
+	as      string // the bearer token do sends ("" none)
 }
 
 // door is the real ingest stage at the door, as cmd/driftwatch wires it.
@@ -122,9 +131,9 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureOn starts the API on the given store.
 func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture {
 	t.Helper()
-	f := &fixture{t: t, store: store, pub: &publisher{}, drifts: drifts.New(), catalog: catalog.New()}
+	f := &fixture{t: t, store: store, pub: &publisher{}, drifts: drifts.New(), catalog: catalog.New(), tokens: tokens.New(), agents: agents.New()}
 	r, err := projections.New(projections.Config{Path: filepath.Join(t.TempDir(), "projections.db")},
-		projections.Deps{Store: store, Logger: zap.NewNop()}, f.drifts, f.catalog)
+		projections.Deps{Store: store, Logger: zap.NewNop()}, f.drifts, f.catalog, f.tokens, f.agents)
 	if err != nil {
 		t.Fatalf("new runner: %v", err)
 	}
@@ -152,9 +161,20 @@ func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture
 		t.Fatal(err)
 	}
 	f.reconciler = &reconciler{}
+	cmds := command.Tokens{Store: store, Now: func() time.Time { return now }}
+	f.secrets = map[auth.Role]string{}
+	for _, role := range auth.Roles {
+		secret, _, _, err := cmds.Create(t.Context(), "test-"+role.String(), role, "fixture")
+		if err != nil {
+			t.Fatalf("create %s token: %v", role, err)
+		}
+		f.secrets[role] = secret
+	}
+	f.as = f.secrets[auth.Admin]
 	f.handler, err = api.New(cfg, api.Deps{
-		Store: store, Emitter: emitter, Runner: r, Drifts: f.drifts, Catalog: f.catalog, Logger: zap.NewNop(),
+		Store: store, Emitter: emitter, Runner: r, Drifts: f.drifts, Catalog: f.catalog, Agents: f.agents, Logger: zap.NewNop(),
 		Door: door{in}, Reconciler: f.reconciler, States: st,
+		Tokens: tokens.Verifier{Store: store}, TokenCommands: cmds, TokenList: f.tokens,
 		Now: func() time.Time { return now },
 		NewID: func() string {
 			f.ids++
@@ -228,12 +248,29 @@ func (f *fixture) do(method, path, contentType string, body any) response {
 		r = bytes.NewReader(raw)
 	}
 	req := httptest.NewRequestWithContext(f.t.Context(), method, path, r)
+	if f.as != "" {
+		req.Header.Set("Authorization", "Bearer "+f.as)
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	rec := httptest.NewRecorder()
 	f.handler.ServeHTTP(rec, req)
 	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+// tokenCommands creates and revokes tokens in the fixture's store.
+func (f *fixture) tokenCommands() command.Tokens {
+	return command.Tokens{Store: f.store, Now: func() time.Time { return now }}
+}
+
+// doAs sends a request with the bearer token secret ("" none).
+func (f *fixture) doAs(secret, method, path, contentType string, body any) response {
+	f.t.Helper()
+	was := f.as
+	f.as = secret
+	defer func() { f.as = was }()
+	return f.do(method, path, contentType, body)
 }
 
 // want fails the test unless the response has the status, and decodes its body into v.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/driftwatch/driftwatch/pipeline/auth"
 	"net/http"
 	"strings"
 
@@ -49,6 +50,11 @@ func (a *api) submitObservation(w http.ResponseWriter, r *http.Request) error {
 	in, err := decodeObservation(r)
 	if err != nil {
 		return err
+	}
+	if PrincipalOf(r.Context()).Role == auth.Anonymous && (in.AgentID == "" || in.Signature == "") {
+		// Without a token only an enrolled agent's signature lets an observation in; it is
+		// refused before anything is recorded.
+		return unauthorized(w, "POST /observations needs an operator token (Authorization: Bearer <token>) or an observation signed by an enrolled agent")
 	}
 	msg := event.Message[event.ObservationSubmitted_v1]{
 		ID:      event.DeriveID("observation-submitted", in.CIID, in.ID, a.NewID()),

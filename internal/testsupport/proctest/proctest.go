@@ -82,6 +82,12 @@ func WaitUntil(t testing.TB, within time.Duration, what string, cond func() bool
 // status code. It fails the test when the request cannot be sent or the answer not decoded.
 func DoJSON(t testing.TB, method, url string, body, out any) int {
 	t.Helper()
+	return DoJSONAs(t, "", method, url, body, out)
+}
+
+// DoJSONAs is DoJSON with Authorization: Bearer token (none when token is empty).
+func DoJSONAs(t testing.TB, token, method, url string, body, out any) int {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -95,6 +101,9 @@ func DoJSON(t testing.TB, method, url string, body, out any) int {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
