@@ -34,7 +34,9 @@ type apiError struct {
 	Detail string
 }
 
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Detail) }
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Detail)
+}
 
 // do sends a request with a JSON body (none when nil) and returns the status and raw answer.
 // A transport failure is an error; any status is the caller's to judge.

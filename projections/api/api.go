@@ -9,7 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-		"net/http"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"

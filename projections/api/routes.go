@@ -92,8 +92,8 @@ func Routes(withAgents bool) []Route {
 // agentsPresent stands in for the agents read model when only the table is wanted.
 type agentsPresent struct{}
 
-func (agentsPresent) Agent(string) (agents.Agent, bool, error)     { return agents.Agent{}, false, nil }
-func (agentsPresent) Agents() ([]agents.Agent, error)              { return nil, nil }
+func (agentsPresent) Agent(string) (agents.Agent, bool, error)   { return agents.Agent{}, false, nil }
+func (agentsPresent) Agents() ([]agents.Agent, error)            { return nil, nil }
 func (agentsPresent) Rejections(int) ([]agents.Rejection, error) { return nil, nil }
 
 // principalKey carries the caller's Principal in a request's context.
