@@ -155,6 +155,12 @@ type PolicyEvaluated_v2 struct {
 	// Differs lists every checked field that still differs, including those under threshold,
 	// so that a drift already open on one of them is not resolved.
 	Differs []string `json:"differs"`
+	// DetectOnly says the policy only reports: no action of any kind (ticket, remediation,
+	// quarantine, script) is taken for these drifts; notifications still go out.
+	DetectOnly bool `json:"detect_only,omitempty"`
+	// ActAfter, when set, is the earliest time a remediation may run: the policy's next
+	// maintenance window. Tickets and notifications do not wait for it.
+	ActAfter time.Time `json:"act_after,omitzero"`
 }
 
 // FactType implements Fact.
