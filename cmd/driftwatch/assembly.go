@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/client"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/handlers/enrich"
@@ -26,6 +27,7 @@ import (
 	"github.com/driftwatch/driftwatch/projections"
 	"github.com/driftwatch/driftwatch/projections/agents"
 	"github.com/driftwatch/driftwatch/projections/catalog"
+	"github.com/driftwatch/driftwatch/projections/counters"
 	"github.com/driftwatch/driftwatch/projections/drifts"
 	"github.com/driftwatch/driftwatch/projections/tokens"
 )
@@ -45,11 +47,15 @@ type app struct {
 	router  *router.Router
 
 	// The read models, when a role needs them, all kept by one runner.
-	runner  *projections.Runner
-	drifts  *drifts.Model
-	catalog *catalog.Catalog
-	agents  *agents.Model
-	tokens  *tokens.Model
+	runner   *projections.Runner
+	drifts   *drifts.Model
+	catalog  *catalog.Catalog
+	agents   *agents.Model
+	tokens   *tokens.Model
+	counters *counters.Model
+
+	// metrics is the process's Prometheus registry (GET /metrics).
+	metrics *prometheus.Registry
 
 	ingest    *ingest.Ingest
 	desired   enrich.DesiredSource
@@ -59,12 +65,12 @@ type app struct {
 }
 
 // models are the read models a process keeps.
-type models struct{ drifts, catalog, agents, tokens bool }
+type models struct{ drifts, catalog, agents, tokens, counters bool }
 
 // assemble builds the shared parts for process name (serve, or worker-<role>), with the read
 // models it needs. Close it when done.
 func assemble(c config, log *zap.Logger, name string, need models) (a *app, err error) {
-	a = &app{cfg: c, log: log, now: time.Now}
+	a = &app{cfg: c, log: log, now: time.Now, metrics: newRegistry()}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -78,6 +84,9 @@ func assemble(c config, log *zap.Logger, name string, need models) (a *app, err 
 		return nil, fmt.Errorf("open event store: %w", err)
 	}
 	a.closers = append(a.closers, a.store)
+	if a.store, err = observeAppends(a.metrics, a.store); err != nil {
+		return nil, err
+	}
 	if a.bus, err = openBus(c, a.store, name, log); err != nil {
 		return nil, fmt.Errorf("open bus: %w", err)
 	}
@@ -92,7 +101,7 @@ func assemble(c config, log *zap.Logger, name string, need models) (a *app, err 
 	if a.states, err = states.New(states.Config{}, a.store); err != nil {
 		return nil, err
 	}
-	if a.router, err = router.New(router.Config{}, a.bus, a.emitter, log.Named("router")); err != nil {
+	if a.router, err = router.New(router.Config{Metrics: a.metrics}, a.bus, a.emitter, log.Named("router")); err != nil {
 		return nil, err
 	}
 	// The embedded store is held by one process, whose one Ingest is then the only writer of
@@ -104,6 +113,9 @@ func assemble(c config, log *zap.Logger, name string, need models) (a *app, err 
 		return nil, err
 	}
 	if err := a.openModels(name, need); err != nil {
+		return nil, err
+	}
+	if err := a.metrics.Register(newStateCollector(a)); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -128,6 +140,10 @@ func (a *app) openModels(name string, need models) error {
 	if need.tokens {
 		a.tokens = tokens.New()
 		projs = append(projs, a.tokens)
+	}
+	if need.counters {
+		a.counters = counters.New()
+		projs = append(projs, a.counters)
 	}
 	if len(projs) == 0 {
 		return nil

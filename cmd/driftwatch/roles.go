@@ -117,6 +117,7 @@ func needs(ss []stage) models {
 		m.catalog = m.catalog || s.needs.catalog
 		m.agents = m.agents || s.needs.agents
 		m.tokens = m.tokens || s.needs.tokens
+		m.counters = m.counters || s.needs.counters
 	}
 	return m
 }

@@ -35,7 +35,7 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		return err
 	}
 	need := needs(ss)
-	need.drifts, need.catalog, need.agents, need.tokens = true, true, true, true
+	need.drifts, need.catalog, need.agents, need.tokens, need.counters = true, true, true, true, true
 	a, err := assemble(c, log, "serve", need)
 	if err != nil {
 		return err
@@ -69,7 +69,7 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	h, err := api.New(api.Config{EnrolToken: as.EnrolToken}, api.Deps{
 		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
 		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states,
-		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Logger: log.Named("api"),
+		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"),
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@
 package bus
 
 import (
+	"context"
+
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
@@ -24,3 +26,15 @@ type Bus interface {
 // reason and its payload the raw entry; the poison middleware parks it without calling the
 // handler. Adapters set it instead of failing the subscription.
 const MetaMalformed = "driftwatch_malformed"
+
+// GroupLag is how far one consumer group is behind on one topic: the entries it has not yet
+// been handed plus those handed and not acknowledged.
+type GroupLag struct {
+	Topic, Group string
+	Waiting      int64
+}
+
+// Lagger is a Bus that reports its consumer groups' lag, for metrics and health.
+type Lagger interface {
+	Lags(ctx context.Context) ([]GroupLag, error)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 )
@@ -12,10 +13,18 @@ import (
 // fills through Out and closes with End, recording why it ended.
 type Feed struct {
 	events chan Recorded
+	read   atomic.Uint64 // position the adapter has looked at, kept or not
 
 	mu  sync.Mutex
 	err error
 }
+
+// SetRead records that the adapter has looked at every event up to pos (delivered or
+// filtered out), for lag metrics.
+func (f *Feed) SetRead(pos Position) { f.read.Store(uint64(pos)) }
+
+// Read is the position the feed has looked at; 0 when its adapter does not say.
+func (f *Feed) Read() Position { return Position(f.read.Load()) }
 
 // NewFeed returns a feed whose channel buffers up to buffer events.
 func NewFeed(buffer int) *Feed { return &Feed{events: make(chan Recorded, buffer)} }

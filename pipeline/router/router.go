@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/pipeline/bus"
@@ -29,6 +31,9 @@ type Config struct {
 	// (default 5s).
 	InitialInterval time.Duration
 	MaxInterval     time.Duration
+	// Metrics, when set, receives Watermill's router metrics: per handler (stage) the
+	// messages received and the handler execution time by outcome (driftwatch_router_*).
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) setDefaults() {
@@ -100,6 +105,9 @@ func New(cfg Config, b bus.Bus, emitter *record.Emitter, log *zap.Logger) (*Rout
 		ShouldRetry: func(p middleware.RetryParams) bool {
 			return !fault.IsPermanent(p.Err) && !errors.Is(p.Err, context.Canceled)
 		},
+	}
+	if cfg.Metrics != nil {
+		metrics.NewPrometheusMetricsBuilder(cfg.Metrics, "driftwatch", "router").AddPrometheusRouterMetrics(wm)
 	}
 	wm.AddMiddleware(
 		poisonQueue{pub: b.Publisher(), log: log}.Middleware,

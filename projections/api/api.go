@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
@@ -110,7 +111,7 @@ type Deps struct {
 	// Drifts and Catalog are the read models the API serves.
 	Drifts  DriftReader
 	Catalog CatalogReader
-	// Agents is the enrolled-agents read model; optional: without it /agents is not served.
+	// Agents is the enrolled-agents read model.
 	Agents AgentDirectory
 	// Door admits observations (POST /observations).
 	Door Door
@@ -123,6 +124,9 @@ type Deps struct {
 	TokenCommands TokenCommands
 	// TokenList lists tokens (GET /tokens).
 	TokenList TokenLister
+	// Metrics is the process's Prometheus registry: GET /metrics serves it, and the API adds
+	// its request durations to it.
+	Metrics *prometheus.Registry
 	// Logger receives one line per failed request.
 	Logger *zap.Logger
 	// Now is the clock; default time.Now.
@@ -138,9 +142,10 @@ func (d *Deps) check() error {
 		missing bool
 	}{
 		{"store", d.Store == nil}, {"emitter", d.Emitter == nil}, {"runner", d.Runner == nil},
-		{"drifts", d.Drifts == nil}, {"catalog", d.Catalog == nil}, {"logger", d.Logger == nil},
+		{"drifts", d.Drifts == nil}, {"catalog", d.Catalog == nil}, {"agents", d.Agents == nil}, {"logger", d.Logger == nil},
 		{"door", d.Door == nil}, {"reconciler", d.Reconciler == nil}, {"states", d.States == nil},
 		{"tokens", d.Tokens == nil}, {"token commands", d.TokenCommands == nil}, {"token list", d.TokenList == nil},
+		{"metrics", d.Metrics == nil},
 	} {
 		if dep.missing {
 			errs = append(errs, fmt.Errorf("%s: required", dep.name))
@@ -168,9 +173,13 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
 	a := &api{cfg: cfg, Deps: deps}
+	hm, err := newHTTPMetrics(deps.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("new api: %w", err)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range a.table() {
-		mux.Handle(rt.Pattern(), a.wrap(a.guard(rt)))
+		mux.Handle(rt.Pattern(), hm.timed(rt, a.wrap(a.guard(rt))))
 	}
 	return problemMux{mux}, nil
 }

@@ -26,7 +26,7 @@ func TestEveryRouteHasARoleAndRefusesTheOthers(t *testing.T) {
 	if _, err := f.tokenCommands().Revoke(t.Context(), tok.TokenID, "test", ""); err != nil {
 		t.Fatal(err)
 	}
-	routes := api.Routes(true)
+	routes := api.Routes()
 	if len(routes) < 25 {
 		t.Fatalf("only %d routes in the table", len(routes))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -174,7 +175,7 @@ func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture
 	f.handler, err = api.New(cfg, api.Deps{
 		Store: store, Emitter: emitter, Runner: r, Drifts: f.drifts, Catalog: f.catalog, Agents: f.agents, Logger: zap.NewNop(),
 		Door: door{in}, Reconciler: f.reconciler, States: st,
-		Tokens: tokens.Verifier{Store: store}, TokenCommands: cmds, TokenList: f.tokens,
+		Tokens: tokens.Verifier{Store: store}, TokenCommands: cmds, TokenList: f.tokens, Metrics: prometheus.NewRegistry(),
 		Now: func() time.Time { return now },
 		NewID: func() string {
 			f.ids++

@@ -10,7 +10,6 @@ import (
 
 	"github.com/driftwatch/driftwatch/pipeline/auth"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
-	"github.com/driftwatch/driftwatch/projections/agents"
 )
 
 // Route is one entry of the API's route table. Every route has a role; the authorisation
@@ -60,41 +59,29 @@ func (a *api) table() []Route {
 		{Method: "PUT", Path: "/templates/{id}", Role: auth.Admin, Summary: "create or replace a template", handle: a.putTemplate},
 		{Method: "DELETE", Path: "/templates/{id}", Role: auth.Admin, Summary: "delete a template", handle: a.deleteTemplate},
 
+		{Method: "GET", Path: "/metrics", Role: auth.Viewer, Summary: "Prometheus metrics", handle: a.metrics},
+
 		{Method: "POST", Path: "/tokens", Role: auth.Admin, Summary: "create an API token", handle: a.createToken},
 		{Method: "GET", Path: "/tokens", Role: auth.Admin, Summary: "list API tokens", handle: a.listTokens},
 		{Method: "DELETE", Path: "/tokens/{id}", Role: auth.Admin, Summary: "revoke an API token", handle: a.revokeToken},
-	}
-	if a.Agents != nil {
-		rs = append(rs,
-			Route{Method: "POST", Path: "/agents", Role: auth.Admin, Enrol: true, Summary: "enrol a node agent", handle: a.enrolAgent},
-			Route{Method: "GET", Path: "/agents", Role: auth.Viewer, Summary: "list enrolled agents", handle: a.listAgents},
-			Route{Method: "GET", Path: "/agents/{id}", Role: auth.Viewer, Summary: "one enrolled agent", handle: a.getAgent},
-			Route{Method: "GET", Path: "/observations/rejected", Role: auth.Viewer, Summary: "observations rejected for their credentials", handle: a.listRejections},
-		)
+
+		{Method: "POST", Path: "/agents", Role: auth.Admin, Enrol: true, Summary: "enrol a node agent", handle: a.enrolAgent},
+		{Method: "GET", Path: "/agents", Role: auth.Viewer, Summary: "list enrolled agents", handle: a.listAgents},
+		{Method: "GET", Path: "/agents/{id}", Role: auth.Viewer, Summary: "one enrolled agent", handle: a.getAgent},
+		{Method: "GET", Path: "/observations/rejected", Role: auth.Viewer, Summary: "observations rejected for their credentials", handle: a.listRejections},
 	}
 	return rs
 }
 
-// Routes returns the route table of an API built with deps (handlers are not run): for the
-// authorisation and OpenAPI tests and for the docs.
-func Routes(withAgents bool) []Route {
-	a := &api{}
-	if withAgents {
-		a.Agents = agentsPresent{}
-	}
-	rs := a.table()
+// Routes returns the route table (without its handlers): for the authorisation and OpenAPI
+// tests and for the docs.
+func Routes() []Route {
+	rs := (&api{}).table()
 	for i := range rs {
 		rs[i].handle = nil
 	}
 	return rs
 }
-
-// agentsPresent stands in for the agents read model when only the table is wanted.
-type agentsPresent struct{}
-
-func (agentsPresent) Agent(string) (agents.Agent, bool, error)   { return agents.Agent{}, false, nil }
-func (agentsPresent) Agents() ([]agents.Agent, error)            { return nil, nil }
-func (agentsPresent) Rejections(int) ([]agents.Rejection, error) { return nil, nil }
 
 // principalKey carries the caller's Principal in a request's context.
 type principalKey struct{}

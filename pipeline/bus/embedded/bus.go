@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,3 +203,37 @@ func (b *Bus) save() error {
 }
 
 func checkpointKey(group, topic string) string { return group + "\x00" + topic }
+
+// Lags reports, for every group this bus serves, its messages read and not acknowledged
+// plus the events of the store its reader has not looked at yet (of any topic: an upper
+// bound of what is left for it).
+func (b *Bus) Lags(ctx context.Context) ([]bus.GroupLag, error) {
+	head, err := headOf(ctx, b.cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	groups := make([]*group, 0, len(b.groups))
+	for _, g := range b.groups {
+		groups = append(groups, g)
+	}
+	b.mu.Unlock()
+	out := make([]bus.GroupLag, 0, len(groups))
+	for _, g := range groups {
+		g.mu.Lock()
+		waiting := int64(len(g.pending)) + max(int64(head)-int64(max(g.readPos(), g.seen)), 0)
+		g.mu.Unlock()
+		out = append(out, bus.GroupLag{Topic: g.topic, Group: g.name, Waiting: waiting})
+	}
+	slices.SortFunc(out, func(x, y bus.GroupLag) int { return strings.Compare(x.Topic+x.Group, y.Topic+y.Group) })
+	return out, nil
+}
+
+// headOf is the store's last position, when it can tell.
+func headOf(ctx context.Context, s eventstore.Store) (eventstore.Position, error) {
+	h, ok := s.(eventstore.Header)
+	if !ok {
+		return 0, eventstore.ErrNoHead
+	}
+	return h.Head(ctx)
+}

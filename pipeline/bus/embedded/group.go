@@ -36,13 +36,14 @@ type group struct {
 	topic string
 
 	mu      sync.Mutex
-	changed chan struct{}       // closed and replaced on every change waiters care about
-	pending []*item             // read, not acked; ascending position
-	lanes   map[string][]*item  // per subject: its pending items in order; the head may be out
-	ready   []*item             // lane heads not out, in the order they became ready
-	seen    eventstore.Position // the feed is read up to here
-	mark    eventstore.Position // checkpoint: every message of the topic up to it is acked
-	persist eventstore.Position // checkpoint last persisted
+	changed chan struct{}           // closed and replaced on every change waiters care about
+	pending []*item                 // read, not acked; ascending position
+	lanes   map[string][]*item      // per subject: its pending items in order; the head may be out
+	ready   []*item                 // lane heads not out, in the order they became ready
+	seen    eventstore.Position     // the feed is read up to here
+	sub     eventstore.Subscription // the current subscription, for its read position
+	mark    eventstore.Position     // checkpoint: every message of the topic up to it is acked
+	persist eventstore.Position     // checkpoint last persisted
 }
 
 // item is one message of the topic read from the store.
@@ -55,6 +56,15 @@ type item struct {
 
 func newGroup(b *Bus, name, topic string, from eventstore.Position) *group {
 	return &group{bus: b, name: name, topic: topic, changed: make(chan struct{}), lanes: map[string][]*item{}, seen: from, mark: from, persist: from}
+}
+
+// readPos is how far the group's reader has looked into the store (delivered or filtered
+// out), when its subscription says. Caller holds g.mu.
+func (g *group) readPos() eventstore.Position {
+	if r, ok := g.sub.(interface{ Read() eventstore.Position }); ok {
+		return r.Read()
+	}
+	return 0
 }
 
 // notify wakes the waiters. Caller holds g.mu.
@@ -76,6 +86,9 @@ func (g *group) read(ctx context.Context) {
 		if err != nil {
 			g.bus.log.Error("Following the event store failed", err, watermill.LogFields{"consumer_group": g.name, "topic": g.topic})
 		} else {
+			g.mu.Lock()
+			g.sub = sub
+			g.mu.Unlock()
 			g.follow(ctx, sub)
 			if err := sub.Err(); err != nil && ctx.Err() == nil {
 				g.bus.log.Error("Event store feed ended", err, watermill.LogFields{"consumer_group": g.name, "topic": g.topic})

@@ -10,6 +10,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/driftwatch/driftwatch/pipeline/bus"
 )
 
 // publicPrefix starts the public streams (drift.detected...): services outside driftwatch
@@ -149,4 +151,30 @@ func splitID(id string) (uint64, uint64) {
 	m, _ := strconv.ParseUint(ms, 10, 64)
 	s, _ := strconv.ParseUint(seq, 10, 64)
 	return m, s
+}
+
+// Lags reports, for every stream this process reads or writes, each group's waiting entries
+// (not yet delivered, and delivered but not acknowledged).
+func (b *Bus) Lags(ctx context.Context) ([]bus.GroupLag, error) {
+	b.mu.Lock()
+	topics := make([]string, 0, len(b.streams))
+	for t := range b.streams {
+		topics = append(topics, t)
+	}
+	b.mu.Unlock()
+	sort.Strings(topics)
+	var out []bus.GroupLag
+	for _, t := range topics {
+		groups, err := b.client.XInfoGroups(ctx, t).Result()
+		if err != nil {
+			if strings.Contains(err.Error(), "no such key") {
+				continue
+			}
+			return out, fmt.Errorf("groups of %s: %w", t, err)
+		}
+		for _, g := range groups {
+			out = append(out, bus.GroupLag{Topic: t, Group: g.Name, Waiting: max(g.Lag, 0) + g.Pending})
+		}
+	}
+	return out, nil
 }

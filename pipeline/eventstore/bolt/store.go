@@ -216,3 +216,17 @@ func closedErr(err error) error {
 // AtomicAppendMany reports that AppendMany makes all of its appends or none: they are
 // committed in one transaction.
 func (s *Store) AtomicAppendMany() bool { return true }
+
+// Head returns the position of the last event, 0 for an empty store.
+func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var pos uint64
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		k, _ := tx.Bucket(bucketEvents).Cursor().Last()
+		pos = beUint64(k)
+		return nil
+	})
+	return eventstore.Position(pos), closedErr(err)
+}

@@ -30,13 +30,14 @@ func (s *Store) SubscribeFiltered(ctx context.Context, after eventstore.Position
 	s.subs.Add(1)
 	go func() {
 		defer s.subs.Done()
-		feed.End(s.follow(ctx, after, keep, feed.Out()))
+		feed.End(s.follow(ctx, after, keep, feed))
 	}()
 	return feed, nil
 }
 
 // follow feeds out until ctx ends or the store closes.
-func (s *Store) follow(ctx context.Context, pos eventstore.Position, keep eventstore.Filter, out chan<- eventstore.Recorded) error {
+func (s *Store) follow(ctx context.Context, pos eventstore.Position, keep eventstore.Filter, feed *eventstore.Feed) error {
+	out := feed.Out()
 	scan := s.cfg.PageSize
 	if keep != nil {
 		scan *= 16 // skipping is cheap; a transaction still stays short
@@ -58,6 +59,7 @@ func (s *Store) follow(ctx context.Context, pos eventstore.Position, keep events
 				return ErrClosed
 			}
 		}
+		feed.SetRead(read)
 		if read != pos {
 			pos = read
 			continue // read again until a read finds nothing new
