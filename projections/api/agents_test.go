@@ -82,6 +82,7 @@ func newEnrolFixture(t *testing.T, token string) *enrolFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.handler = conforming(t, f.handler)
 	return f
 }
 

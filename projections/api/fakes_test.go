@@ -185,6 +185,7 @@ func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture
 	if err != nil {
 		t.Fatalf("new api: %v", err)
 	}
+	f.handler = conforming(t, f.handler)
 	return f
 }
 

@@ -60,6 +60,7 @@ func (a *api) table() []Route {
 		{Method: "DELETE", Path: "/templates/{id}", Role: auth.Admin, Summary: "delete a template", handle: a.deleteTemplate},
 
 		{Method: "GET", Path: "/metrics", Role: auth.Viewer, Summary: "Prometheus metrics", handle: a.metrics},
+		{Method: "GET", Path: "/openapi.json", Role: auth.Viewer, Summary: "this API's OpenAPI 3.1 document", handle: a.openAPI},
 
 		{Method: "POST", Path: "/tokens", Role: auth.Admin, Summary: "create an API token", handle: a.createToken},
 		{Method: "GET", Path: "/tokens", Role: auth.Admin, Summary: "list API tokens", handle: a.listTokens},
