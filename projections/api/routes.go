@@ -24,6 +24,9 @@ type Route struct {
 	Signed bool
 	// Enrol lets the enrolment token in, in place of an admin token (POST /agents).
 	Enrol bool
+	// Static marks the dashboard's page, script and style sheet: anonymous, since the browser
+	// loads them before anyone signs in, and they hold no data.
+	Static bool
 	// Summary says what the route does, for the docs and the OpenAPI document.
 	Summary string
 
@@ -59,6 +62,10 @@ func (a *api) table() []Route {
 		{Method: "PUT", Path: "/templates/{id}", Role: auth.Admin, Summary: "create or replace a template", handle: a.putTemplate},
 		{Method: "DELETE", Path: "/templates/{id}", Role: auth.Admin, Summary: "delete a template", handle: a.deleteTemplate},
 
+		{Method: "GET", Path: "/ui/", Role: auth.Anonymous, Static: true, Summary: "the dashboard", handle: a.asset("index.html")},
+		{Method: "GET", Path: "/ui/app.js", Role: auth.Anonymous, Static: true, Summary: "the dashboard's script", handle: a.asset("app.js")},
+		{Method: "GET", Path: "/ui/app.css", Role: auth.Anonymous, Static: true, Summary: "the dashboard's style sheet", handle: a.asset("app.css")},
+		{Method: "GET", Path: "/whoami", Role: auth.Viewer, Summary: "the caller's token name and role", handle: a.whoami},
 		{Method: "GET", Path: "/metrics", Role: auth.Viewer, Summary: "Prometheus metrics", handle: a.metrics},
 		{Method: "GET", Path: "/openapi.json", Role: auth.Viewer, Summary: "this API's OpenAPI 3.1 document", handle: a.openAPI},
 
