@@ -40,6 +40,9 @@ type DriftReader interface {
 	CI(id string) (drifts.CI, bool, error)
 	CIs() ([]drifts.CI, error)
 	Report() (drifts.Report, error)
+	Coverage(now time.Time, every time.Duration) (drifts.Coverage, error)
+	Timeline(q drifts.TimelineQuery) (drifts.Timeline, error)
+	Causes(f drifts.Filter) ([]drifts.Cause, error)
 }
 
 // StateReader reads a state by its hash; *states.Store implements it.
@@ -68,6 +71,12 @@ type Config struct {
 	// EnrolToken, when set, is a bearer token that POST /agents takes in place of an admin
 	// token, so that agents enrol themselves; default empty: only admins enrol agents.
 	EnrolToken string
+	// ExpectedInterval is the longest a CI may go without an observation and still count as
+	// verified (coverage, GET /drift/cis); default 15 minutes.
+	ExpectedInterval time.Duration
+	// ReplayDir holds the temporary files of reads as of a past moment (as_of); default the
+	// system's temporary directory.
+	ReplayDir string
 }
 
 func (c *Config) setDefaults() {
@@ -83,6 +92,9 @@ func (c *Config) setDefaults() {
 	if c.WaitTimeout == 0 {
 		c.WaitTimeout = 10 * time.Second
 	}
+	if c.ExpectedInterval == 0 {
+		c.ExpectedInterval = 15 * time.Minute
+	}
 }
 
 // Validate reports every problem with c at once.
@@ -96,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.WaitTimeout < 0 {
 		errs = append(errs, fmt.Errorf("wait_timeout: %s must not be negative", c.WaitTimeout))
+	}
+	if c.ExpectedInterval < 0 {
+		errs = append(errs, fmt.Errorf("expected_interval: %s must not be negative", c.ExpectedInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -164,6 +179,8 @@ func (d *Deps) check() error {
 type api struct {
 	cfg Config
 	Deps
+	// replays lets one read as of a past moment rebuild its read models at a time.
+	replays chan struct{}
 }
 
 // New returns the API's handler. It refuses a bad config and missing deps.
@@ -172,7 +189,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 	if err := errors.Join(cfg.Validate(), deps.check()); err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
-	a := &api{cfg: cfg, Deps: deps}
+	a := &api{cfg: cfg, Deps: deps, replays: make(chan struct{}, 1)}
 	hm, err := newHTTPMetrics(deps.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("new api: %w", err)

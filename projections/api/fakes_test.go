@@ -223,6 +223,14 @@ func subjectOf(fact event.Fact) string {
 		return f.CIID
 	case event.DriftResolved_v1:
 		return f.CIID
+	case event.DriftUpdated_v1:
+		return f.CIID
+	case event.ObservationReceived_v2:
+		return f.CIID
+	case event.ActionRequested_v1:
+		return f.CIID
+	case event.StateRecorded_v1:
+		return f.Hash
 	}
 	return ""
 }
