@@ -281,7 +281,9 @@ func (g *Cause) sort() {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortFunc(idx, func(a, b int) int { return cmp.Or(cmp.Compare(g.CIs[a], g.CIs[b]), cmp.Compare(g.DriftIDs[a], g.DriftIDs[b])) })
+	slices.SortFunc(idx, func(a, b int) int {
+		return cmp.Or(cmp.Compare(g.CIs[a], g.CIs[b]), cmp.Compare(g.DriftIDs[a], g.DriftIDs[b]))
+	})
 	cis, ids := make([]string, len(idx)), make([]string, len(idx))
 	for i, j := range idx {
 		cis[i], ids[i] = g.CIs[j], g.DriftIDs[j]
