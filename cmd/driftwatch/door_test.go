@@ -285,3 +285,27 @@ func TestWorkersRequiringSignaturesTakeSignedObservationsAndReconcile(t *testing
 		t.Fatalf("%d rejections after the reconcile, want still the one unsigned observation", len(rejected.Items))
 	}
 }
+
+// TestRebuildReplacesTheReadModelsWithDriftwatchStopped: `driftwatch rebuild` refuses a data
+// dir a running server uses, and with the server stopped rebuilds read models that answer as
+// before.
+func TestRebuildReplacesTheReadModelsWithDriftwatchStopped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	exercise(t, s, "web-09")
+	before := s.drifts("?ci=web-09")
+	out, err := exec.Command(driftwatchBinary(t), "rebuild", "--data-dir", dir).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use") {
+		t.Fatalf("rebuild under a running server: %v, %s; want a refusal", err, out)
+	}
+	s.Stop()
+	if out, err := exec.Command(driftwatchBinary(t), "rebuild", "--data-dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("rebuild: %v, %s", err, out)
+	}
+	s = startServer(t, dir)
+	after := s.drifts("?ci=web-09")
+	if after.Total != before.Total || after.Items[0].DriftID != before.Items[0].DriftID || after.Items[0].Status != "resolved" {
+		t.Fatalf("after the rebuild %+v, before %+v", after, before)
+	}
+}

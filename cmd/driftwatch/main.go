@@ -27,6 +27,7 @@ const usage = `usage:
   driftwatch quarantine|release [--api URL] [--by NAME] [--reason TEXT] [--wait DURATION] <drift-id>
   driftwatch token create|list|revoke ...   (see driftwatch token --help)
   driftwatch bench [--quick] [--dir DIR]
+  driftwatch rebuild [--data-dir DIR] [--eventstore URL]   rebuild the read models (driftwatch stopped)
 Both serve and worker take [--docker-host URL] [--docker-selector LABELS] [--quarantine-network NAME].
 Flags also come from DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL, DRIFTWATCH_EVENTSTORE_URL,
 DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER, DRIFTWATCH_LOG_LEVEL,
@@ -67,6 +68,8 @@ func run(args []string, stderr io.Writer) int {
 		return tokenCommand(ctx, args[1:], os.Stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], os.Stdout, stderr)
+	case "rebuild":
+		return rebuildCommand(ctx, args[1:], os.Stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stderr, usage)
 		return 0
