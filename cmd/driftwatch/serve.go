@@ -74,6 +74,11 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	follower, err := enrich.NewFollower(enrich.FollowerDeps{Store: a.store, Reconciler: rec, WaitFor: a.runner.WaitFor,
+		Logger: log.Named("reevaluate"), Now: a.now})
+	if err != nil {
+		return err
+	}
 	h, err := api.New(api.Config{EnrolToken: as.EnrolToken, ExpectedInterval: c.ExpectedInterval, ReplayDir: replayDir}, api.Deps{
 		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
 		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states,
@@ -95,6 +100,7 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		}
 	}
 	g.Go(func() error { return a.runner.Run(ctx) })
+	g.Go(func() error { return follower.Run(ctx) })
 	if len(ss) > 0 {
 		g.Go(func() error { return a.router.Run(ctx) })
 	}

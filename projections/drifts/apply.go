@@ -20,6 +20,7 @@ func (b model) detected(f event.DriftDetected_v1) error {
 	}
 	d = Drift{
 		ID: f.DriftID, Status: drift.StatusOpen, CIID: f.CIID, CIType: f.CIType, TemplateID: f.TemplateID,
+		DesiredSource: f.DesiredSource, TemplateVersion: f.TemplateVersion, PolicyVersion: f.PolicyVersion,
 		PolicyID: f.PolicyID, ObservationID: f.ObservationID, Category: f.Category, Severity: f.Severity,
 		Field: f.Field, Desired: f.Desired, Actual: f.Actual, FirstActual: f.Actual, Patch: f.Patch, Detail: f.Detail, ActionType: f.ActionType,
 		AutoChangeRequest: f.AutoChangeRequest, AutoRemediate: f.AutoRemediate, Notify: f.Notify,

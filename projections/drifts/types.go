@@ -11,17 +11,22 @@ import (
 // Drift is one drift event as the read model holds it: what DriftDetected_v1 opened, and
 // what acknowledgement and resolution added.
 type Drift struct {
-	ID            string          `json:"drift_id"`
-	Status        drift.Status    `json:"status"`
-	CIID          string          `json:"ci_id"`
-	CIType        string          `json:"ci_type,omitempty"`
-	TemplateID    string          `json:"template_id,omitempty"`
-	PolicyID      string          `json:"policy_id"`
-	ObservationID string          `json:"observation_id"`
-	Category      drift.Category  `json:"category"`
-	Severity      drift.Severity  `json:"severity"`
-	Field         string          `json:"field"`
-	Desired       json.RawMessage `json:"desired"`
+	ID         string       `json:"drift_id"`
+	Status     drift.Status `json:"status"`
+	CIID       string       `json:"ci_id"`
+	CIType     string       `json:"ci_type,omitempty"`
+	TemplateID string       `json:"template_id,omitempty"`
+	// DesiredSource and TemplateVersion name the desired state the drift was judged
+	// against; PolicyVersion the version of its policy.
+	DesiredSource   string          `json:"desired_source,omitempty"`
+	TemplateVersion int             `json:"template_version,omitempty"`
+	PolicyID        string          `json:"policy_id"`
+	PolicyVersion   int             `json:"policy_version,omitempty"`
+	ObservationID   string          `json:"observation_id"`
+	Category        drift.Category  `json:"category"`
+	Severity        drift.Severity  `json:"severity"`
+	Field           string          `json:"field"`
+	Desired         json.RawMessage `json:"desired"`
 	// Actual is the field's latest actual value; FirstActual the one it was detected with.
 	Actual      json.RawMessage `json:"actual"`
 	FirstActual json.RawMessage `json:"first_actual,omitempty"`
