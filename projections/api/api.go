@@ -139,6 +139,8 @@ type Deps struct {
 	TokenCommands TokenCommands
 	// TokenList lists tokens (GET /tokens).
 	TokenList TokenLister
+	// NetBox takes NetBox's webhooks; optional (nil: POST /webhooks/netbox answers 409).
+	NetBox NetBoxHook
 	// Metrics is the process's Prometheus registry: GET /metrics serves it, and the API adds
 	// its request durations to it.
 	Metrics *prometheus.Registry

@@ -19,8 +19,9 @@ type Route struct {
 	Path   string
 	// Role is the least role a caller's token must have. Anonymous: no token needed.
 	Role auth.Role
-	// Signed lets an observation signed by an enrolled agent in without a token: the agent's
-	// key is its credential, checked by the door (POST /observations).
+	// Signed lets a signed request in without a token, its signature the credential, checked
+	// by the handler: an observation signed by an enrolled agent (POST /observations), a
+	// webhook signed with NetBox's shared secret (POST /webhooks/netbox).
 	Signed bool
 	// Enrol lets the enrolment token in, in place of an admin token (POST /agents).
 	Enrol bool
@@ -75,6 +76,8 @@ func (a *api) table() []Route {
 		{Method: "POST", Path: "/tokens", Role: auth.Admin, Summary: "create an API token", handle: a.createToken},
 		{Method: "GET", Path: "/tokens", Role: auth.Admin, Summary: "list API tokens", handle: a.listTokens},
 		{Method: "DELETE", Path: "/tokens/{id}", Role: auth.Admin, Summary: "revoke an API token", handle: a.revokeToken},
+
+		{Method: "POST", Path: "/webhooks/netbox", Role: auth.Operator, Signed: true, Summary: "NetBox's webhook: re-evaluate the CIs a NetBox change touched", handle: a.netboxWebhook},
 
 		{Method: "POST", Path: "/agents", Role: auth.Admin, Enrol: true, Summary: "enrol a node agent", handle: a.enrolAgent},
 		{Method: "GET", Path: "/agents", Role: auth.Viewer, Summary: "list enrolled agents", handle: a.listAgents},
