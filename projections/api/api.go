@@ -124,6 +124,12 @@ type Deps struct {
 	TokenCommands TokenCommands
 	// TokenList lists tokens (GET /tokens).
 	TokenList TokenLister
+	// Templates, Policies, Acknowledgements and Actions decide template and policy changes,
+	// acknowledgements and action requests (see commands.go).
+	Templates        TemplateCommands
+	Policies         PolicyCommands
+	Acknowledgements AckCommands
+	Actions          ActionCommands
 	// Metrics is the process's Prometheus registry: GET /metrics serves it, and the API adds
 	// its request durations to it.
 	Metrics *prometheus.Registry
@@ -146,6 +152,8 @@ func (d *Deps) check() error {
 		{"door", d.Door == nil}, {"reconciler", d.Reconciler == nil}, {"states", d.States == nil},
 		{"tokens", d.Tokens == nil}, {"token commands", d.TokenCommands == nil}, {"token list", d.TokenList == nil},
 		{"metrics", d.Metrics == nil},
+		{"templates", d.Templates == nil}, {"policies", d.Policies == nil},
+		{"acknowledgements", d.Acknowledgements == nil}, {"actions", d.Actions == nil},
 	} {
 		if dep.missing {
 			errs = append(errs, fmt.Errorf("%s: required", dep.name))
@@ -164,6 +172,8 @@ func (d *Deps) check() error {
 type api struct {
 	cfg Config
 	Deps
+	// watch is the one subscription that requests waiting for an action's outcome share.
+	watch *eventstore.Watch
 }
 
 // New returns the API's handler. It refuses a bad config and missing deps.
@@ -172,7 +182,7 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 	if err := errors.Join(cfg.Validate(), deps.check()); err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
-	a := &api{cfg: cfg, Deps: deps}
+	a := &api{cfg: cfg, Deps: deps, watch: eventstore.NewWatch(deps.Store)}
 	hm, err := newHTTPMetrics(deps.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
