@@ -102,14 +102,12 @@ func (c Templates) try(ctx context.Context, id string, decide decision) (drift.T
 	if err != nil {
 		return drift.Template{}, false, 0, err
 	}
-	appends := []eventstore.Append{}
-	changed, _, err := event.Record{ID: idOf(c.NewID), Subject: id, Time: now, Fact: event.TemplateChanged_v1{Template: next, Deleted: deleted, ChangedAt: now}}.StoreEvent()
-	if err != nil {
-		return drift.Template{}, false, 0, err
-	}
-	appends = append(appends, eventstore.Append{Stream: stream, Expected: h.Expected, Events: []eventstore.Event{changed}})
+	var appends []eventstore.Append
 	// An unchanged table is not appended again: a change that keeps a template's rank
-	// cannot take another's, and one that takes a new rank changes the table.
+	// cannot take another's, and one that takes a new rank changes the table. The table
+	// goes first: a store that makes the appends one by one (EventStoreDB) can then leave a
+	// rank without its change, which the template's next change puts right, but never a
+	// change without its rank.
 	if tableAt == eventstore.NoStream || !slices.Equal(ranked, table) {
 		ev, precedence, err := event.Record{ID: idOf(c.NewID), Subject: event.TemplatePrecedenceSubject, Time: now,
 			Fact: event.TemplatesRanked_v1{Templates: ranked, ChangedAt: now}}.StoreEvent()
@@ -118,6 +116,11 @@ func (c Templates) try(ctx context.Context, id string, decide decision) (drift.T
 		}
 		appends = append(appends, eventstore.Append{Stream: precedence, Expected: tableAt, Events: []eventstore.Event{ev}})
 	}
+	changed, _, err := event.Record{ID: idOf(c.NewID), Subject: id, Time: now, Fact: event.TemplateChanged_v1{Template: next, Deleted: deleted, ChangedAt: now}}.StoreEvent()
+	if err != nil {
+		return drift.Template{}, false, 0, err
+	}
+	appends = append(appends, eventstore.Append{Stream: stream, Expected: h.Expected, Events: []eventstore.Event{changed}})
 	res, err := c.Store.AppendMany(ctx, appends)
 	if err != nil {
 		return drift.Template{}, false, 0, fmt.Errorf("record template %s: %w", id, err)
