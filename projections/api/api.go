@@ -187,6 +187,9 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
+	if err := registerWaiters(deps.Metrics, a.watch); err != nil {
+		return nil, fmt.Errorf("new api: %w", err)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range a.table() {
 		mux.Handle(rt.Pattern(), hm.timed(rt, a.wrap(a.guard(rt))))
