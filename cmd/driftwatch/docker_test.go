@@ -183,6 +183,11 @@ func TestDockerQuarantineLeavesOnlyTheQuarantineNetworkAndReleaseRestoresTheSet(
 		again["status"] != "succeeded" {
 		t.Fatalf("quarantine again: %d %v", code, again)
 	}
+	// Remediating runs the policy's action, the same quarantine: answered, not performed again.
+	if code := s.do(http.MethodPost, "/drift/events/"+driftID+"/remediate", nil, &again); code != http.StatusOK ||
+		again["status"] != "succeeded" || again["kind"] != "quarantine" {
+		t.Fatalf("remediate: %d %v", code, again)
+	}
 
 	// Release through the command line, as an operator would.
 	out, err := exec.Command(driftwatchBinary(t), "release", "--api", s.url, "--token", adminToken, "--by", "alice", "--reason", "reviewed", driftID).CombinedOutput()
