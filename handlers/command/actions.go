@@ -28,9 +28,9 @@ type Actions struct {
 }
 
 // Request asks for kind on the CI ciID of drift driftID, for by ("api" when empty) and
-// reason. It returns the ActionRequested_v1 that stands
-// for the request, with its position (the outcome comes after it), and the ActionSucceeded_v1
-// already recorded for it, if any (the request is not new then). An unknown drift is
+// reason. It returns the ActionRequested_v1 that stands for the request, with its position
+// (the outcome comes after it), and the ActionSucceeded_v1 already recorded for it, if any
+// (the request is not new then). An unknown drift is
 // fault.ErrNotFound; a quarantine for a resolved drift is fault.ErrConflict.
 func (c Actions) Request(ctx context.Context, ciID, driftID string, kind drift.ActionKind, by, reason string) (event.Record, *event.Envelope, error) {
 	return c.ask(ctx, ask{ciID, driftID, by, reason}, func(d ledger.Drift) (drift.ActionKind, error) {
