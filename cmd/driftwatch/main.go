@@ -24,7 +24,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 const usage = `usage:
   driftwatch serve [--data-dir DIR] [--redis URL] [--eventstore URL] [--http ADDR] [--stages all|none|a,b]
   driftwatch worker <ingest|enrich|diff|policy|emit|action|docker-source> [--data-dir DIR] --redis URL [--eventstore URL]
-  driftwatch quarantine|release [--api URL] [--by NAME] [--reason TEXT] [--wait DURATION] <drift-id>
+  driftwatch quarantine|release|remediate [--api URL] [--by NAME] [--reason TEXT] [--wait DURATION] <drift-id>
   driftwatch token create|list|revoke ...   (see driftwatch token --help)
   driftwatch bench [--quick] [--dir DIR]
   driftwatch rebuild [--data-dir DIR] [--eventstore URL]   rebuild the read models (driftwatch stopped)
@@ -62,7 +62,7 @@ func run(args []string, stderr io.Writer) int {
 		if err == nil && len(rest) > 0 {
 			err = fmt.Errorf("worker takes one stage, got %q", append([]string{args[1]}, rest...))
 		}
-	case "quarantine", "release":
+	case "quarantine", "release", "remediate":
 		return remediate(ctx, args[0], args[1:], os.Stdout, stderr)
 	case "token":
 		return tokenCommand(ctx, args[1:], os.Stdout, stderr)

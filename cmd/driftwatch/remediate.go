@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// remediate is `driftwatch quarantine|release <drift-id>`: it asks a running driftwatch's API
-// for the action on the drift's CI and prints the answer (JSON) on stdout. It returns 0 when
+// remediate is `driftwatch quarantine|release|remediate <drift-id>`: it asks a running
+// driftwatch's API for the action on the drift's CI (remediate: the one its policy names) and prints the answer (JSON) on stdout. It returns 0 when
 // the action succeeded or is still being performed, 1 when it failed or the API refused it,
 // and 2 for bad usage.
 func remediate(ctx context.Context, kind string, args []string, stdout, stderr io.Writer) int {

@@ -83,6 +83,8 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
 		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states,
 		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"),
+		Templates: command.Templates{Store: a.store, Now: a.now}, Policies: command.Policies{Store: a.store, Now: a.now},
+		Acknowledgements: command.Acknowledgements{Store: a.store, Now: a.now}, Actions: command.Actions{Store: a.store, Now: a.now},
 	})
 	if err != nil {
 		return err

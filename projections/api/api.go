@@ -141,6 +141,12 @@ type Deps struct {
 	TokenList TokenLister
 	// NetBox takes NetBox's webhooks; optional (nil: POST /webhooks/netbox answers 409).
 	NetBox NetBoxHook
+	// Templates, Policies, Acknowledgements and Actions decide template and policy changes,
+	// acknowledgements and action requests (see commands.go).
+	Templates        TemplateCommands
+	Policies         PolicyCommands
+	Acknowledgements AckCommands
+	Actions          ActionCommands
 	// Metrics is the process's Prometheus registry: GET /metrics serves it, and the API adds
 	// its request durations to it.
 	Metrics *prometheus.Registry
@@ -163,6 +169,8 @@ func (d *Deps) check() error {
 		{"door", d.Door == nil}, {"reconciler", d.Reconciler == nil}, {"states", d.States == nil},
 		{"tokens", d.Tokens == nil}, {"token commands", d.TokenCommands == nil}, {"token list", d.TokenList == nil},
 		{"metrics", d.Metrics == nil},
+		{"templates", d.Templates == nil}, {"policies", d.Policies == nil},
+		{"acknowledgements", d.Acknowledgements == nil}, {"actions", d.Actions == nil},
 	} {
 		if dep.missing {
 			errs = append(errs, fmt.Errorf("%s: required", dep.name))
@@ -183,6 +191,8 @@ type api struct {
 	Deps
 	// replays lets one read as of a past moment rebuild its read models at a time.
 	replays chan struct{}
+	// watch is the one subscription that requests waiting for an action's outcome share.
+	watch *eventstore.Watch
 }
 
 // New returns the API's handler. It refuses a bad config and missing deps.
@@ -191,9 +201,12 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 	if err := errors.Join(cfg.Validate(), deps.check()); err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
-	a := &api{cfg: cfg, Deps: deps, replays: make(chan struct{}, 1)}
+	a := &api{cfg: cfg, Deps: deps, replays: make(chan struct{}, 1), watch: eventstore.NewWatch(deps.Store)}
 	hm, err := newHTTPMetrics(deps.Metrics)
 	if err != nil {
+		return nil, fmt.Errorf("new api: %w", err)
+	}
+	if err := registerWaiters(deps.Metrics, a.watch); err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
 	mux := http.NewServeMux()

@@ -199,15 +199,22 @@ func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture
 		f.secrets[role] = secret
 	}
 	f.as = f.secrets[auth.Admin]
+	clock := func() time.Time { return now }
+	var idMu sync.Mutex
+	newID := func() string {
+		idMu.Lock()
+		defer idMu.Unlock()
+		f.ids++
+		return event.DeriveID("api-test", fmt.Sprint(f.ids))
+	}
 	f.handler, err = api.New(cfg, api.Deps{
 		Store: store, Emitter: emitter, Runner: r, Drifts: f.drifts, Catalog: f.catalog, Agents: f.agents, Logger: zap.NewNop(),
 		Door: door{in}, Reconciler: f.reconciler, States: st,
 		Tokens: tokens.Verifier{Store: store}, TokenCommands: cmds, TokenList: f.tokens, Metrics: prometheus.NewRegistry(), NetBox: f.netbox,
-		Now: func() time.Time { return now },
-		NewID: func() string {
-			f.ids++
-			return event.DeriveID("api-test", fmt.Sprint(f.ids))
-		},
+		Templates: command.Templates{Store: store, Now: clock, NewID: newID}, Policies: command.Policies{Store: store, Now: clock, NewID: newID},
+		Acknowledgements: command.Acknowledgements{Store: store, Now: clock}, Actions: command.Actions{Store: store, Now: clock},
+		Now:   clock,
+		NewID: newID,
 	})
 	if err != nil {
 		t.Fatalf("new api: %v", err)

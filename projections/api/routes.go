@@ -49,6 +49,7 @@ func (a *api) table() []Route {
 		{Method: "POST", Path: "/drift/events/{id}/acknowledge", Role: auth.Operator, Summary: "acknowledge a drift", handle: a.acknowledge},
 		{Method: "POST", Path: "/drift/events/{id}/quarantine", Role: auth.Operator, Summary: "quarantine the drift's CI", handle: a.requestAction(drift.ActionKindQuarantine)},
 		{Method: "POST", Path: "/drift/events/{id}/release", Role: auth.Operator, Summary: "release the drift's CI from quarantine", handle: a.requestAction(drift.ActionKindRelease)},
+		{Method: "POST", Path: "/drift/events/{id}/remediate", Role: auth.Operator, Summary: "run the drift's policy remediation now", handle: a.remediate},
 		{Method: "GET", Path: "/drift/cis", Role: auth.Viewer, Summary: "list CIs", handle: a.listCIs},
 		{Method: "GET", Path: "/drift/cis/{id}", Role: auth.Viewer, Summary: "one CI with its last observed state", handle: a.getCI},
 		{Method: "GET", Path: "/drift/cis/{id}/history", Role: auth.Viewer, Summary: "every fact about one CI, in the order recorded", handle: a.ciHistory},
