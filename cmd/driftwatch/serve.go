@@ -17,6 +17,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/handlers/command"
 	"github.com/driftwatch/driftwatch/handlers/enrich"
+	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
 	"github.com/driftwatch/driftwatch/projections/api"
 	"github.com/driftwatch/driftwatch/projections/tokens"
 )
@@ -79,10 +80,23 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	var nbSync *netbox.Sync
+	var nbHook api.NetBoxHook
+	if a.netbox != nil {
+		nbSync, err = netbox.NewSync(netbox.SyncConfig{
+			Secret:     []byte(os.Getenv("DRIFTWATCH_NETBOX_WEBHOOK_SECRET")),
+			CursorFile: filepath.Join(cmp.Or(c.DataDir, "."), "netbox-changes.cursor"),
+			Every:      c.NetBoxChangesEvery,
+		}, a.netbox, rec.Reconcile, log.Named("netbox"))
+		if err != nil {
+			return err
+		}
+		nbHook = netboxHook{nbSync}
+	}
 	h, err := api.New(api.Config{EnrolToken: as.EnrolToken, ExpectedInterval: c.ExpectedInterval, ReplayDir: replayDir}, api.Deps{
 		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
 		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states,
-		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"),
+		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"), NetBox: nbHook,
 		Templates: command.Templates{Store: a.store, Now: a.now}, Policies: command.Policies{Store: a.store, Now: a.now},
 		Acknowledgements: command.Acknowledgements{Store: a.store, Now: a.now}, Actions: command.Actions{Store: a.store, Now: a.now},
 	})
@@ -103,6 +117,9 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	}
 	g.Go(func() error { return a.runner.Run(ctx) })
 	g.Go(func() error { return follower.Run(ctx) })
+	if nbSync != nil {
+		g.Go(func() error { return nbSync.Run(ctx) })
+	}
 	if len(ss) > 0 {
 		g.Go(func() error { return a.router.Run(ctx) })
 	}
