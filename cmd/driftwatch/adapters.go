@@ -103,4 +103,6 @@ type netboxHook struct{ s *netbox.Sync }
 func (h netboxHook) Verify(body []byte, signature string) error { return h.s.Verify(body, signature) }
 
 // Webhook implements api.NetBoxHook.
-func (h netboxHook) Webhook(ctx context.Context, body []byte) (any, error) { return h.s.Webhook(ctx, body) }
+func (h netboxHook) Webhook(ctx context.Context, body []byte) (any, error) {
+	return h.s.Webhook(ctx, body)
+}
