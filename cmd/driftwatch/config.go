@@ -59,6 +59,10 @@ type config struct {
 	// NetBoxChangesEvery is how often serve reads NetBox's change log
 	// ($DRIFTWATCH_NETBOX_CHANGES_EVERY); default 30s.
 	NetBoxChangesEvery time.Duration
+	// ComplianceRules is a YAML file of compliance rules evaluated over Ansible facts
+	// ($DRIFTWATCH_COMPLIANCE_RULES; deploy/ansible/compliance.yaml is an example); empty:
+	// none.
+	ComplianceRules string
 	// ExpectedInterval is the longest a CI may go without an observation and still count as
 	// verified ($DRIFTWATCH_EXPECTED_INTERVAL); default 15m. Keep it above the agents'
 	// snapshot interval and --unchanged-every.
@@ -102,6 +106,7 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
 	}
 	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
+	fs.StringVar(&c.ComplianceRules, "compliance-rules", env("DRIFTWATCH_COMPLIANCE_RULES", ""), "YAML file of compliance rules over Ansible facts (deploy/ansible/compliance.yaml); empty: none")
 	fs.StringVar(&c.NetBoxURL, "netbox-url", env("DRIFTWATCH_NETBOX_URL", ""), "NetBox base URL: desired state from NetBox (token in $DRIFTWATCH_NETBOX_TOKEN); empty: none")
 	for _, d := range []struct {
 		into       *time.Duration

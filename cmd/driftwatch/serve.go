@@ -18,6 +18,7 @@ import (
 	"github.com/driftwatch/driftwatch/handlers/command"
 	"github.com/driftwatch/driftwatch/handlers/enrich"
 	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
+	"github.com/driftwatch/driftwatch/handlers/source/ansible"
 	"github.com/driftwatch/driftwatch/projections/api"
 	"github.com/driftwatch/driftwatch/projections/tokens"
 )
@@ -80,6 +81,10 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	facts, err := factsReader(c)
+	if err != nil {
+		return err
+	}
 	var nbSync *netbox.Sync
 	var nbHook api.NetBoxHook
 	if a.netbox != nil {
@@ -96,7 +101,7 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	h, err := api.New(api.Config{EnrolToken: as.EnrolToken, ExpectedInterval: c.ExpectedInterval, ReplayDir: replayDir}, api.Deps{
 		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
 		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states,
-		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"), NetBox: nbHook,
+		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"), NetBox: nbHook, Facts: facts,
 		Templates: command.Templates{Store: a.store, Now: a.now}, Policies: command.Policies{Store: a.store, Now: a.now},
 		Acknowledgements: command.Acknowledgements{Store: a.store, Now: a.now}, Actions: command.Actions{Store: a.store, Now: a.now},
 	})
@@ -143,6 +148,22 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// factsReader reads Ansible facts documents, with the compliance rules of --compliance-rules.
+func factsReader(c config) (ansible.Reader, error) {
+	if c.ComplianceRules == "" {
+		return ansible.Reader{}, nil
+	}
+	raw, err := os.ReadFile(c.ComplianceRules)
+	if err != nil {
+		return ansible.Reader{}, fmt.Errorf("--compliance-rules: %w", err)
+	}
+	rules, err := ansible.LoadRules(raw, c.ComplianceRules)
+	if err != nil {
+		return ansible.Reader{}, fmt.Errorf("--compliance-rules: %w", err)
+	}
+	return ansible.Reader{Rules: rules}, nil
 }
 
 // bootstrapAdmin makes sure an admin can get in: DRIFTWATCH_ADMIN_TOKEN, or on the first
