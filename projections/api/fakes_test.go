@@ -20,8 +20,8 @@ import (
 
 	"github.com/driftwatch/driftwatch/handlers/command"
 	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
-	"github.com/driftwatch/driftwatch/handlers/source/ansible"
 	"github.com/driftwatch/driftwatch/handlers/ingest"
+	"github.com/driftwatch/driftwatch/handlers/source/ansible"
 	"github.com/driftwatch/driftwatch/pipeline/auth"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
