@@ -92,6 +92,7 @@ func (s submitter) Emit(ctx context.Context, recs ...event.Record) error {
 		if err := s.a.emitter.Emit(ctx, out.Records...); err != nil {
 			return err
 		}
+		s.a.ingest.Published(out)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/driftwatch/driftwatch/handlers/enrich"
 	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
 	"github.com/driftwatch/driftwatch/handlers/source/ansible"
+	"github.com/driftwatch/driftwatch/handlers/source/streams"
+	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/projections/api"
 	"github.com/driftwatch/driftwatch/projections/tokens"
 )
@@ -85,6 +88,10 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	inputs, err := inputStreams(c, a, facts, log)
+	if err != nil {
+		return err
+	}
 	var nbSync *netbox.Sync
 	var nbHook api.NetBoxHook
 	if a.netbox != nil {
@@ -125,6 +132,9 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if nbSync != nil {
 		g.Go(func() error { return nbSync.Run(ctx) })
 	}
+	if inputs != nil {
+		g.Go(func() error { return inputs.Run(ctx) })
+	}
 	if len(ss) > 0 {
 		g.Go(func() error { return a.router.Run(ctx) })
 	}
@@ -148,6 +158,27 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// inputStreams is the consumer of SPEC-080's input streams (drift.file_changed,
+// vm.power_changed, network.changed, ansible.facts_collected) when serve runs over Redis.
+func inputStreams(c config, a *app, facts ansible.Reader, log *zap.Logger) (*streams.Consumer, error) {
+	if c.RedisURL == "" {
+		return nil, nil
+	}
+	opts, err := goredis.ParseURL(c.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	rdb := goredis.NewClient(opts)
+	a.closers = append(a.closers, rdb)
+	consumer := c.Consumer
+	if consumer == "" {
+		if consumer, err = redisbus.DefaultConsumer(streams.Group); err != nil {
+			return nil, err
+		}
+	}
+	return streams.NewConsumer(streams.Config{Consumer: consumer, Facts: facts}, rdb, submitter{a}, log.Named("input-streams"))
 }
 
 // factsReader reads Ansible facts documents, with the compliance rules of --compliance-rules.
