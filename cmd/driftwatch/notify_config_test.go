@@ -10,32 +10,21 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 )
 
-// exampleNotifyConfig is the README's example.
-const exampleNotifyConfig = `public_url: https://driftwatch.example
-smtp:
-  addr: mail.example.com:587
-  from: Driftwatch <drift@example.com>
-  require_tls: true
-  username: drift
-  password_env: DRIFTWATCH_SMTP_PASSWORD
-receivers:
-  - name: ops-mail
-    email: {to: [ops@example.com]}
-  - name: ops-slack
-    slack: {webhook_url_env: DRIFTWATCH_SLACK_URL}
-  - name: oncall
-    pagerduty: {routing_key_env: DRIFTWATCH_PAGERDUTY_KEY}
-  - name: audit
-    webhook:
-      url: https://hooks.example.com/driftwatch
-      secrets_env: [DRIFTWATCH_HOOK_SECRET, DRIFTWATCH_HOOK_SECRET_OLD]
-routes:
-  - receivers: [ops-mail, audit]
-  - receivers: [ops-slack, oncall]
-    min_severity: high
-  - receivers: [oncall]
-    events: [escalated]
-`
+// readmeNotifyConfig is the example config of README.md's "Notifications" section.
+func readmeNotifyConfig(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(raw), "\n## Notifications\n")
+	_, block, ok2 := strings.Cut(sec, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no YAML example under ## Notifications")
+	}
+	return block
+}
 
 var notifyEnv = map[string]string{
 	"DRIFTWATCH_SMTP_PASSWORD":   "hunter2",
@@ -56,7 +45,7 @@ func writeNotifyConfig(t *testing.T, name, body string) string {
 
 func TestLoadNotifyConfigBuildsTheREADMEExample(t *testing.T) {
 	t.Parallel()
-	cfg, err := loadNotifyConfig(writeNotifyConfig(t, "notify.yaml", exampleNotifyConfig), func(k string) string { return notifyEnv[k] })
+	cfg, err := loadNotifyConfig(writeNotifyConfig(t, "notify.yaml", readmeNotifyConfig(t)), func(k string) string { return notifyEnv[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +56,7 @@ func TestLoadNotifyConfigBuildsTheREADMEExample(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != "ops-mail=email ops-slack=slack oncall=pagerduty audit=webhook" {
 		t.Errorf("receivers %s", got)
 	}
-	if len(cfg.Routing.Routes) != 3 || cfg.Routing.Routes[1].MinSeverity != drift.SeverityHigh || cfg.Routing.Routes[2].Events[0] != notify.EventEscalated {
+	if len(cfg.Routing.Routes) != 3 || cfg.Routing.Routes[1].MinSeverity != drift.SeverityHigh || cfg.Routing.Routes[1].Categories[1] != drift.CategorySecurity || cfg.Routing.Routes[2].Events[0] != notify.EventEscalated {
 		t.Errorf("routes %+v", cfg.Routing.Routes)
 	}
 	if r, err := cfg.Routing.Addressed("team@example.com"); err != nil || r.Kind != notify.KindEmail {
@@ -97,7 +86,7 @@ func TestLoadNotifyConfigRefusesABadFileNamingEveryProblem(t *testing.T) {
 		want []string
 	}{
 		{"an_unknown_key_names_file_line_and_key", "receivers:\n  - name: a\n    slak: {}\n", nil, []string{"notify.yaml:3: unknown key \"slak\""}},
-		{"a_missing_variable_is_named", exampleNotifyConfig, map[string]string{}, []string{"DRIFTWATCH_SMTP_PASSWORD is not set", "DRIFTWATCH_SLACK_URL is not set", "DRIFTWATCH_PAGERDUTY_KEY is not set", "DRIFTWATCH_HOOK_SECRET_OLD is not set"}},
+		{"a_missing_variable_is_named", readmeNotifyConfig(t), map[string]string{}, []string{"DRIFTWATCH_SMTP_PASSWORD is not set", "DRIFTWATCH_SLACK_URL is not set", "DRIFTWATCH_PAGERDUTY_KEY is not set", "DRIFTWATCH_HOOK_SECRET_OLD is not set"}},
 		{"a_receiver_of_two_kinds", "receivers:\n  - name: a\n    slack: {webhook_url_env: DRIFTWATCH_SLACK_URL}\n    pagerduty: {routing_key_env: DRIFTWATCH_PAGERDUTY_KEY}\n", notifyEnv, []string{"exactly one of"}},
 		{"email_without_a_server", "receivers:\n  - name: a\n    email: {to: [x@example.com]}\n", notifyEnv, []string{"needs the smtp server"}},
 		{"a_route_to_nobody", "receivers: []\nroutes:\n  - receivers: [ghost]\n    min_severity: huge\n", notifyEnv, []string{`"ghost" is not a receiver`, `"huge"`}},
