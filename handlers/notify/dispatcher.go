@@ -115,13 +115,16 @@ func (d *Dispatcher) Dispatch(ctx context.Context, n Notification, policyNotify 
 	if d.cfg.PublicURL != "" && n.URL == "" {
 		n.URL = d.cfg.PublicURL + "/drift/events/" + n.DriftID
 	}
+	receivers, unknown := d.cfg.Routing.Select(n, policyNotify)
+	if len(receivers) == 0 && (len(unknown) == 0 || n.Event != EventOpened) {
+		return nil
+	}
 	unlock := d.locks.lock(n.DriftID)
 	defer unlock()
 	done, err := d.recorded(ctx, n.DriftID)
 	if err != nil {
 		return err
 	}
-	receivers, unknown := d.cfg.Routing.Select(n, policyNotify)
 	rec := func(receiver, kind string, ev Event, outcome, reason string) error {
 		key := event.NotificationKey(n.DriftID, string(ev), receiver)
 		if _, ok := done[key]; ok {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore/bolt"
+	"github.com/driftwatch/driftwatch/pipeline/fault"
 	"github.com/driftwatch/driftwatch/pipeline/record"
 	"github.com/driftwatch/driftwatch/pipeline/router"
 	"github.com/driftwatch/driftwatch/pipeline/stdwebhook"
@@ -453,3 +455,47 @@ type noPublisher struct{}
 
 func (noPublisher) Publish(string, ...*message.Message) error { return nil }
 func (noPublisher) Close() error                              { return nil }
+
+func TestAPermanentRefusalIsRecordedAndNotTriedAgain(t *testing.T) {
+	t.Parallel()
+	svc := startServices(t)
+	svc.pd.FailNext(pagerdutyfake.Response{Status: 400, Body: `{"status":"invalid event","message":"Event object is invalid","errors":["bad"]}`})
+	st, err := bolt.Open(bolt.Config{Dir: t.TempDir()})
+	must(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	ss, err := notify.NewStages(notify.Config{Routing: svc.routing(t)}, notify.Deps{Store: st})
+	must(t, err)
+	d := detected("web-08", drift.SeverityHigh)
+	_, err = ss.Detected.Handle(context.Background(), typed[event.DriftDetected_v1](d))
+	if err == nil || !fault.IsPermanent(err) || !strings.Contains(err.Error(), "oncall") {
+		t.Fatalf("error %v, want a permanent one naming the receiver", err)
+	}
+	if _, err := ss.Detected.Handle(context.Background(), typed[event.DriftDetected_v1](d)); err != nil {
+		t.Fatalf("delivered again: %v", err)
+	}
+	if got, want := svc.counts(), (counts{1, 1, 1, 1}); got != want {
+		t.Fatalf("received %+v, want %+v: PagerDuty refused once and was not asked again", got, want)
+	}
+	got := sentRecords(t, st, d.Fact.(event.DriftDetected_v1).DriftID)
+	if !slices.Contains(got, "opened oncall failed") || !slices.Contains(got, "opened ops-mail sent") {
+		t.Errorf("recorded %v", got)
+	}
+}
+
+func TestFactsOlderThanMaxAgeAreNotTold(t *testing.T) {
+	t.Parallel()
+	svc := startServices(t)
+	st, err := bolt.Open(bolt.Config{Dir: t.TempDir()})
+	must(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+	ss, err := notify.NewStages(notify.Config{Routing: svc.routing(t), MaxAge: time.Hour}, notify.Deps{Store: st, Now: later})
+	must(t, err)
+	d := detected("web-09", drift.SeverityHigh)
+	if _, err := ss.Detected.Handle(context.Background(), typed[event.DriftDetected_v1](d)); err != nil {
+		t.Fatal(err)
+	}
+	if got := svc.counts(); got != (counts{}) {
+		t.Fatalf("received %+v for a fact two hours old, want nothing", got)
+	}
+}
