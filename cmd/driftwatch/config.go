@@ -67,6 +67,9 @@ type config struct {
 	// verified ($DRIFTWATCH_EXPECTED_INTERVAL); default 15m. Keep it above the agents'
 	// snapshot interval and --unchanged-every.
 	ExpectedInterval time.Duration
+	// NotifyConfig is the notification config file, YAML or JSON ($DRIFTWATCH_NOTIFY_CONFIG);
+	// default none: serve runs no notify stage.
+	NotifyConfig string
 	// PprofAddr, when set, serves net/http/pprof on this address ($DRIFTWATCH_PPROF), so that
 	// a running server can be profiled; default off.
 	PprofAddr string
@@ -122,6 +125,7 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 		}
 		fs.DurationVar(d.into, d.flag, v, d.usage)
 	}
+	fs.StringVar(&c.NotifyConfig, "notify-config", env("DRIFTWATCH_NOTIFY_CONFIG", ""), "notification config (YAML or JSON): receivers, routes, the variables holding secrets; empty: no notify stage")
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
 		expected, err := time.ParseDuration(env("DRIFTWATCH_EXPECTED_INTERVAL", "15m"))
@@ -175,6 +179,10 @@ func (c config) validate() error {
 func (c config) stageList() []string {
 	switch c.Stages {
 	case "", "all":
+		if c.NotifyConfig == "" {
+			// Notifications are opt-in: they need receivers.
+			return without(stageNames(), "notify")
+		}
 		return stageNames()
 	case "none":
 		return nil

@@ -23,15 +23,17 @@ func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 
 const usage = `usage:
   driftwatch serve [--data-dir DIR] [--redis URL] [--eventstore URL] [--http ADDR] [--stages all|none|a,b]
-  driftwatch worker <ingest|enrich|diff|policy|emit|action|docker-source> [--data-dir DIR] --redis URL [--eventstore URL]
+  driftwatch worker <ingest|enrich|diff|policy|emit|action|notify|docker-source> [--data-dir DIR] --redis URL [--eventstore URL]
   driftwatch quarantine|release|remediate [--api URL] [--by NAME] [--reason TEXT] [--wait DURATION] <drift-id>
   driftwatch token create|list|revoke ...   (see driftwatch token --help)
   driftwatch bench [--quick] [--dir DIR]
   driftwatch rebuild [--data-dir DIR] [--eventstore URL]   rebuild the read models (driftwatch stopped)
-Both serve and worker take [--docker-host URL] [--docker-selector LABELS] [--quarantine-network NAME].
+Both serve and worker take [--docker-host URL] [--docker-selector LABELS] [--quarantine-network NAME]
+[--notify-config FILE] (serve runs the notify stage when it is given).
 Flags also come from DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL, DRIFTWATCH_EVENTSTORE_URL,
 DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER, DRIFTWATCH_LOG_LEVEL,
-DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR, DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_API.
+DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR, DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_NOTIFY_CONFIG,
+DRIFTWATCH_API.
 `
 
 // run parses the command line, runs the subcommand until SIGINT or SIGTERM, and returns the
@@ -54,7 +56,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 	case "worker":
 		if len(args) < 2 {
-			err = errors.New("worker needs a stage: one of ingest, enrich, diff, policy, emit, action, docker-source")
+			err = errors.New("worker needs a stage: one of ingest, enrich, diff, policy, emit, action, notify, docker-source")
 			break
 		}
 		c, rest, err = parseFlags("worker", args[2:], false)
