@@ -59,6 +59,11 @@ type config struct {
 	// NetBoxChangesEvery is how often serve reads NetBox's change log
 	// ($DRIFTWATCH_NETBOX_CHANGES_EVERY); default 30s.
 	NetBoxChangesEvery time.Duration
+	// TemplatesDir, when set, is a directory (a Git checkout) of desired-state files, ahead
+	// of the API's templates and behind NetBox ($DRIFTWATCH_TEMPLATES_DIR); TemplatesEvery is
+	// how often it is read again for changes ($DRIFTWATCH_TEMPLATES_EVERY, default 2s).
+	TemplatesDir   string
+	TemplatesEvery time.Duration
 	// ComplianceRules is a YAML file of compliance rules evaluated over Ansible facts
 	// ($DRIFTWATCH_COMPLIANCE_RULES; deploy/ansible/compliance.yaml is an example); empty:
 	// none.
@@ -109,6 +114,7 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
 	}
 	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
+	fs.StringVar(&c.TemplatesDir, "templates-dir", env("DRIFTWATCH_TEMPLATES_DIR", ""), "directory (a Git checkout) of JSON/YAML desired-state files, followed for changes; empty: none")
 	fs.StringVar(&c.ComplianceRules, "compliance-rules", env("DRIFTWATCH_COMPLIANCE_RULES", ""), "YAML file of compliance rules over Ansible facts (deploy/ansible/compliance.yaml); empty: none")
 	fs.StringVar(&c.NetBoxURL, "netbox-url", env("DRIFTWATCH_NETBOX_URL", ""), "NetBox base URL: desired state from NetBox (token in $DRIFTWATCH_NETBOX_TOKEN); empty: none")
 	for _, d := range []struct {
@@ -116,6 +122,7 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 		flag, env  string
 		def, usage string
 	}{
+		{&c.TemplatesEvery, "templates-every", "DRIFTWATCH_TEMPLATES_EVERY", "2s", "how often --templates-dir is read again for changes"},
 		{&c.NetBoxCacheTTL, "netbox-cache-ttl", "DRIFTWATCH_NETBOX_CACHE_TTL", "60s", "how long a CI's desired state from NetBox is cached"},
 		{&c.NetBoxChangesEvery, "netbox-changes-every", "DRIFTWATCH_NETBOX_CHANGES_EVERY", "30s", "how often NetBox's change log is read (catches up webhooks lost while down)"},
 	} {
