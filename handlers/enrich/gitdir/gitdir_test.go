@@ -2,6 +2,7 @@ package gitdir_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/handlers/enrich"
 	"github.com/driftwatch/driftwatch/handlers/enrich/gitdir"
+	"github.com/driftwatch/driftwatch/internal/testsupport/desiredtest"
 	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 )
 
@@ -106,5 +108,47 @@ func TestADirectoryOfTemplateFiles(t *testing.T) {
 		if !found || !strings.Contains(string(d.Definition), `"off"`) {
 			t.Fatalf("desired %+v, want the last good version (off) in force", d)
 		}
+	})
+}
+
+// dirFixture is the contract suite's fixture for a templates directory.
+type dirFixture struct {
+	dir string
+	s   *gitdir.Source
+}
+
+func (f *dirFixture) Source() enrich.DesiredSource { return f.s }
+func (f *dirFixture) Exact() bool                  { return true }
+
+func (f *dirFixture) Set(t *testing.T, ci, ciType string, def map[string]any) {
+	raw, _ := json.Marshal(map[string]any{"resource_type": ciType, "template_definition": def})
+	write(t, f.dir, ciType+".json", string(raw))
+	f.reload(t)
+}
+
+func (f *dirFixture) Remove(t *testing.T, ci, ciType string) {
+	if err := os.Remove(filepath.Join(f.dir, ciType+".json")); err != nil {
+		t.Fatal(err)
+	}
+	f.reload(t)
+}
+
+func (f *dirFixture) reload(t *testing.T) {
+	t.Helper()
+	time.Sleep(5 * time.Millisecond) // a new modification time even when the size repeats
+	if _, err := f.s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTheDirectoryPassesTheDesiredStateContract(t *testing.T) {
+	t.Parallel()
+	desiredtest.Run(t, func(t *testing.T) desiredtest.Fixture {
+		dir := t.TempDir()
+		s, err := gitdir.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &dirFixture{dir: dir, s: s}
 	})
 }
