@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/internal/testsupport/dockertest"
 	"github.com/driftwatch/driftwatch/internal/testsupport/netboxfake"
 	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
 )
@@ -82,4 +83,29 @@ func TestNetBoxIsTheDesiredStateAndItsChangesAloneOpenAndResolveDrift(t *testing
 		got, _ := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
 		return got == nb.LastChange().ID && got > cursor
 	})
+}
+
+// TestANetBoxActiveDeviceWhoseContainerIsStoppedShowsStateDrift: the Docker source observes a
+// real container; NetBox, not a template, says it should run (status active).
+func TestANetBoxActiveDeviceWhoseContainerIsStoppedShowsStateDrift(t *testing.T) {
+	t.Parallel()
+	d := dockertest.Start(t)
+	nb := netboxfake.Start(t, netboxfake.Options{})
+	ci := d.Name("nb-web-1")
+	nb.AddDevice(netboxfake.Device{Name: ci, Status: "active"})
+	env := []string{"DRIFTWATCH_NETBOX_TOKEN=" + nb.Token()}
+	s := startServerEnv(t, t.TempDir(), env, append(dockerFlags(t, d), "--netbox-url", nb.URL())...)
+	s.put(http.MethodPost, "/drift/policies", map[string]any{"id": "containers-power", "ci_type": "container",
+		"monitored_fields": []string{"power_state"}, "severity": "high", "category": "state"})
+	id := d.Run("nb-web-1", map[string]string{labelCI: ci})
+	s.waitReported(ci, 10*time.Second, "running", "bridge")
+	d.Stop(id)
+	got := s.waitDrift(ci, "open", 5*time.Second)
+	var full struct {
+		DesiredSource string `json:"desired_source"`
+	}
+	s.do(http.MethodGet, "/drift/events/"+got.DriftID, nil, &full)
+	if got.Field != "/power_state" || string(got.Desired) != `"running"` || string(got.Actual) != `"stopped"` || got.Category != "state" || full.DesiredSource != "netbox" {
+		t.Fatalf("drift %+v from %q, want state drift on /power_state judged against NetBox", got, full.DesiredSource)
+	}
 }
