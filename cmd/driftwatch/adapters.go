@@ -16,11 +16,11 @@ import (
 type catalogPolicies struct{ a *app }
 
 // PolicyFor implements diff.PolicySource and enrich.PolicySource.
-func (c catalogPolicies) PolicyFor(ctx context.Context, ciType, templateID string, pos eventstore.Position) (drift.Policy, error) {
+func (c catalogPolicies) PolicyFor(ctx context.Context, ciID, ciType, templateID string, pos eventstore.Position) (drift.Policy, error) {
 	if err := c.a.runner.WaitFor(ctx, pos); err != nil {
 		return drift.Policy{}, err
 	}
-	return c.a.catalog.PolicyFor(ctx, ciType, templateID)
+	return c.a.catalog.PolicyFor(ctx, ciID, ciType, templateID)
 }
 
 // reconcileCIs lists the drift read model's CIs for the reconciler.

@@ -52,14 +52,18 @@ func Checked(p drift.Policy, scope []string) []string {
 
 // Compare returns one FieldDrift per checked field whose actual value differs from the
 // desired one, sorted by field (see drift.FieldOf for what makes a field).
-// Changes under the policy's ignore pointers are not drift.
+// Changes under the policy's ignore pointers are not drift; a "*" token of an ignore pointer
+// matches any one key or index ("/interfaces/*/mtu").
 func Compare(desired, actual json.RawMessage, checked, ignore []string) ([]drift.FieldDrift, error) {
-	patch, err := jsondiff.CompareJSON(desired, actual, jsondiff.Ignores(ignore...))
+	patch, err := jsondiff.CompareJSON(desired, actual)
 	if err != nil {
 		return nil, fmt.Errorf("diff desired and actual state: %w", err)
 	}
 	groups := map[string]jsondiff.Patch{}
 	for _, op := range patch {
+		if slices.ContainsFunc(ignore, func(ig string) bool { return drift.UnderPointer(op.Path, ig) }) {
+			continue
+		}
 		if f, ok := drift.FieldOf(op.Path, checked); ok {
 			groups[f] = append(groups[f], op)
 		}

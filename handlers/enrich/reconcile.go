@@ -38,7 +38,7 @@ type CILister interface {
 
 // PolicySource finds the policy that governs a CI (see diff.PolicySource).
 type PolicySource interface {
-	PolicyFor(ctx context.Context, ciType, templateID string, pos eventstore.Position) (drift.Policy, error)
+	PolicyFor(ctx context.Context, ciID, ciType, templateID string, pos eventstore.Position) (drift.Policy, error)
 }
 
 // Emitter records and publishes facts; *record.Emitter implements it.
@@ -137,7 +137,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, reason string, match func(CI
 		if found {
 			desired = d.BaselineHash
 		}
-		p, err := r.deps.Policies.PolicyFor(ctx, ci.CIType, d.TemplateID, 0)
+		p, err := r.deps.Policies.PolicyFor(ctx, ci.CIID, ci.CIType, d.TemplateID, 0)
 		if err != nil {
 			return sweep, fmt.Errorf("find policy for %s: %w", ci.CIID, err)
 		}

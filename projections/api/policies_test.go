@@ -47,7 +47,7 @@ func TestPolicies(t *testing.T) {
 		if len(list.Items) != 1 || list.Items[0].ID != "policy-vm" {
 			t.Fatalf("policies: %+v", list)
 		}
-		if got, _ := f.catalog.PolicyFor(t.Context(), "vm", ""); got.ID != "policy-vm" {
+		if got, _ := f.catalog.PolicyFor(t.Context(), "vm-1", "vm", ""); got.ID != "policy-vm" {
 			t.Fatalf("the pipeline's lookup does not see the new policy: %q", got.ID)
 		}
 	})
