@@ -36,6 +36,12 @@ type ExceptedField struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// Resolution is what a drift resolved by the exception says: "excepted by <ticket> until
+// <expiry>: <reason>".
+func (e ExceptedField) Resolution() string {
+	return "excepted by " + e.Ticket + " until " + e.ExpiresAt.UTC().Format(time.RFC3339) + ": " + e.Reason
+}
+
 // Decide is the policy engine: the verdict of policy p, at time now, on the field drifts of
 // one diff (as the diff stage computed them, sorted by field). For each field it drops the
 // changes under p's ignore patterns, then those an active exception approves; a field left
