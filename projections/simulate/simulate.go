@@ -1,0 +1,197 @@
+// Package simulate answers what-if questions about a draft policy: over the diffs recorded in
+// the event store, what would it have opened, resolved and asked to run? It decides as the
+// live stages do (drift.Decide for the verdict, the emit stage's lifecycle rules, the
+// planner's drift.Remediation) and records and publishes nothing. Like projections/history it
+// is a query over the CIs' own streams, not a read model.
+package simulate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/driftwatch/driftwatch/pipeline/drift"
+	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+)
+
+// Result is what a draft policy would have done.
+type Result struct {
+	PolicyID string `json:"policy_id"`
+	// CIs counts the CIs the draft governs that have recorded diffs; Diffs the diffs judged.
+	CIs   int `json:"cis"`
+	Diffs int `json:"diffs"`
+	// Opened, Resolved and Actions are the drifts it would have opened and resolved and the
+	// actions it would have asked for, CI by CI (by id), each CI's in the order recorded.
+	Opened   []Opened   `json:"opened"`
+	Resolved []Resolved `json:"resolved"`
+	Actions  []Action   `json:"actions"`
+	// Excepted counts the diffs on which an exception suppressed a field.
+	Excepted int `json:"excepted"`
+}
+
+// Opened is a drift the draft would have opened.
+type Opened struct {
+	CIID          string         `json:"ci_id"`
+	Field         string         `json:"field"`
+	ObservationID string         `json:"observation_id"`
+	Severity      drift.Severity `json:"severity"`
+	Category      drift.Category `json:"category"`
+	DetectedAt    time.Time      `json:"detected_at"`
+	DetectOnly    bool           `json:"detect_only,omitempty"`
+}
+
+// Resolved is a drift the draft would have resolved, and why.
+type Resolved struct {
+	CIID          string    `json:"ci_id"`
+	Field         string    `json:"field"`
+	ObservationID string    `json:"observation_id"`
+	Reason        string    `json:"reason"`
+	ResolvedAt    time.Time `json:"resolved_at"`
+}
+
+// Action is an action the draft would have asked for, and the earliest time it would have
+// run (its next maintenance window; zero for at once).
+type Action struct {
+	CIID          string           `json:"ci_id"`
+	Field         string           `json:"field"`
+	ObservationID string           `json:"observation_id"`
+	Kind          drift.ActionKind `json:"kind"`
+	ActAfter      time.Time        `json:"act_after,omitzero"`
+}
+
+// Governs reports whether draft p governs the CI a diff is about: p's template_id names the
+// diff's template (or, without one, p's ci_type is the CI's type) and p's ci_ids select it.
+// Other policies are not considered: the draft is judged on every CI it could govern.
+func Governs(p drift.Policy, d event.DiffComputed_v2) bool {
+	if !p.Selects(d.Observed.CIID) {
+		return false
+	}
+	if p.TemplateID != "" {
+		return d.Desired.TemplateID == p.TemplateID
+	}
+	return p.CIType != "" && d.Observed.CIType == p.CIType
+}
+
+// readBatch is how many events one stream read returns.
+const readBatch = 512
+
+// Run judges draft p (defaults filled, valid) over the recorded DiffComputed_v2 facts of the
+// CIs ciIDs, each at the time its diff was recorded, starting from no open drift. The
+// verdicts keep the fields each diff checked: a draft can ignore, except or reclassify what
+// was compared, not compare fields that were not.
+//
+// Cost: a read of each CI's evaluation stream and one decision per diff the draft governs.
+func Run(ctx context.Context, store eventstore.Store, ciIDs []string, p drift.Policy) (Result, error) {
+	res := Result{PolicyID: p.ID, Opened: []Opened{}, Resolved: []Resolved{}, Actions: []Action{}}
+	for _, id := range slices.Sorted(slices.Values(ciIDs)) {
+		diffs, err := read(ctx, store, id, p)
+		if err != nil {
+			return res, err
+		}
+		if len(diffs) == 0 {
+			continue
+		}
+		res.CIs++
+		l := lifecycle{open: map[string]time.Time{}, resolved: map[string]time.Time{}}
+		for _, m := range diffs {
+			res.Diffs++
+			l.judge(&res, m.Fact, p, m.Time)
+		}
+	}
+	return res, nil
+}
+
+// read returns the diffs of ciID that p governs, in the order recorded.
+func read(ctx context.Context, store eventstore.Store, ciID string, p drift.Policy) ([]event.Message[event.DiffComputed_v2], error) {
+	stream := event.StreamOf(event.TypeDiffComputedV2, ciID)
+	var out []event.Message[event.DiffComputed_v2]
+	for from := uint64(0); ; {
+		recs, err := store.ReadStream(ctx, stream, from, readBatch)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+		for _, rec := range recs {
+			if rec.Type != event.TypeDiffComputedV2 {
+				continue
+			}
+			env, err := event.FromStore(rec)
+			if err != nil {
+				return nil, fmt.Errorf("simulate: %s at %d: %w", stream, rec.Position, err)
+			}
+			m, err := event.Decode[event.DiffComputed_v2](env)
+			if err != nil {
+				return nil, fmt.Errorf("simulate: %s at %d: %w", stream, rec.Position, err)
+			}
+			if Governs(p, m.Fact) {
+				out = append(out, m)
+			}
+		}
+		if len(recs) < readBatch {
+			return out, nil
+		}
+		from = recs[len(recs)-1].Revision + 1
+	}
+}
+
+// lifecycle is one CI's drifts as the emit stage keeps them: when each open field's drift was
+// observed, and when each field was last seen matching again.
+type lifecycle struct {
+	open     map[string]time.Time
+	resolved map[string]time.Time
+}
+
+// judge decides one diff as the policy and emit stages and the action planner do.
+func (l *lifecycle) judge(res *Result, d event.DiffComputed_v2, p drift.Policy, at time.Time) {
+	o := d.Observed
+	if d.Desired.Hash == "" {
+		// The unmanaged finding, as the diff stage reports it.
+		p.Category, p.DriftThreshold = drift.CategoryState, 1
+	}
+	v := drift.Decide(d.Drifts, p, at)
+	if len(v.Excepted) > 0 {
+		res.Excepted++
+	}
+	for _, field := range slices.Sorted(maps.Keys(l.open)) {
+		reason := "matches the desired state"
+		switch {
+		case field == drift.FieldWhole:
+			if slices.Contains(v.Differs, field) {
+				continue
+			}
+			reason = "has a desired state"
+		default:
+			if f, checked := drift.FieldOf(field, d.Checked); !checked || f != field || slices.Contains(v.Differs, field) {
+				continue
+			}
+			if i := slices.IndexFunc(v.Excepted, func(e drift.ExceptedField) bool { return e.Field == field }); i >= 0 {
+				reason = v.Excepted[i].Resolution()
+			}
+		}
+		if o.ObservedAt.Before(l.open[field]) {
+			continue
+		}
+		delete(l.open, field)
+		l.resolved[field] = o.ObservedAt
+		res.Resolved = append(res.Resolved, Resolved{CIID: o.CIID, Field: field, ObservationID: o.ObservationID, Reason: reason, ResolvedAt: o.ObservedAt})
+	}
+	for _, fd := range v.Drifts {
+		if _, open := l.open[fd.Field]; open {
+			continue
+		}
+		if last, ok := l.resolved[fd.Field]; ok && o.ObservedAt.Before(last) {
+			continue
+		}
+		l.open[fd.Field] = o.ObservedAt
+		res.Opened = append(res.Opened, Opened{CIID: o.CIID, Field: fd.Field, ObservationID: o.ObservationID,
+			Severity: fd.Severity, Category: fd.Category, DetectedAt: o.ObservedAt, DetectOnly: v.DetectOnly})
+		if v.DetectOnly {
+			continue
+		}
+		if kind, err := drift.Remediation(p.ActionType, fd.Field, fd.Desired); err == nil {
+			res.Actions = append(res.Actions, Action{CIID: o.CIID, Field: fd.Field, ObservationID: o.ObservationID, Kind: kind, ActAfter: v.ActAfter})
+		}
+	}
+}
