@@ -37,7 +37,7 @@ func (r reconcileCIs) ReconcileCIs(context.Context) ([]enrich.CI, error) {
 		out[i] = enrich.CI{CIID: c.CIID, CIType: c.CIType, TemplateID: c.TemplateID, Source: c.Source,
 			ObservationID: c.LastObservationID, StateHash: c.StateHash, ObservedAt: c.LastObservedAt}
 		if e := c.Evaluation; e != nil {
-			out[i].Evaluated = &enrich.Evaluated{StateHash: e.StateHash, DesiredHash: e.Desired.Hash, PolicyID: e.PolicyID, PolicyVersion: e.PolicyVersion}
+			out[i].Evaluated = &enrich.Evaluated{StateHash: e.StateHash, DesiredHash: e.Desired.Hash, PolicyID: e.PolicyID, PolicyVersion: e.PolicyVersion, ExceptedUntil: e.ExceptedUntil}
 		}
 	}
 	return out, nil

@@ -95,6 +95,9 @@ type Evaluation struct {
 	PolicyVersion int              `json:"policy_version,omitempty"`
 	// Differs counts the checked fields that differed.
 	Differs int `json:"differs"`
+	// ExceptedUntil is when the first exception that suppressed a field in the verdict
+	// expires: from then on the verdict is out of date (a reconcile judges the CI again).
+	ExceptedUntil time.Time `json:"excepted_until,omitzero"`
 }
 
 // Counts splits a number of drifts by status.
