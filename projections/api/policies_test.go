@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -210,4 +211,25 @@ func TestPatchPolicy(t *testing.T) {
 		f.mem.FailAppend = fmt.Errorf("append: %w", &eventstore.WrongRevisionError{Stream: "policy-policy-vm", Expected: 0, Actual: 1})
 		f.do("PATCH", "/drift/policies/policy-vm", "application/merge-patch+json", `{"severity":"low"}`).problem(t, http.StatusConflict)
 	})
+}
+
+func TestREADMEPolicyExampleIsAccepted(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "### Policies")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	example, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no yaml example under ### Policies")
+	}
+	f := newFixture(t)
+	var p drift.Policy
+	f.do("POST", "/drift/policies", "application/yaml", example).want(t, http.StatusCreated, &p)
+	if p.ID != "web-config" || len(p.Exceptions) != 1 || len(p.MaintenanceWindows) != 1 || len(p.Rules) != 2 {
+		t.Fatalf("README example read as %+v", p)
+	}
+	f.do("POST", "/drift/policies/web-config/simulate", "application/yaml", example).want(t, http.StatusOK, nil)
 }
