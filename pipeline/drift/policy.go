@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -151,6 +152,49 @@ func (p Policy) Selects(ciID string) bool {
 		}
 	}
 	return false
+}
+
+// Preferred returns which of n policies bound alike to a CI (all to its template, or all to
+// its type and no template), in policy id order (at(i) is the i-th), governs the CI with id
+// ciID: the first whose ci_ids select it, else the first without ci_ids; -1 when none does.
+func Preferred(n int, at func(i int) Policy, ciID string) int {
+	broad := -1
+	for i := range n {
+		p := at(i)
+		switch {
+		case len(p.CIIDs) == 0:
+			if broad < 0 {
+				broad = i
+			}
+		case p.Selects(ciID):
+			return i
+		}
+	}
+	return broad
+}
+
+// Governing returns, of policies ps, the one that governs a CI (see Preferred): bound to its
+// template, else bound to no template and to its type; ok is false when none does (the
+// default policy governs it then).
+func Governing(ps []Policy, ciID, ciType, templateID string) (p Policy, ok bool) {
+	ps = slices.SortedFunc(slices.Values(ps), func(a, b Policy) int { return strings.Compare(a.ID, b.ID) })
+	var byTemplate, byType []Policy
+	for _, p := range ps {
+		switch {
+		case p.TemplateID != "":
+			if templateID != "" && p.TemplateID == templateID {
+				byTemplate = append(byTemplate, p)
+			}
+		case ciType != "" && p.CIType == ciType:
+			byType = append(byType, p)
+		}
+	}
+	for _, c := range [][]Policy{byTemplate, byType} {
+		if i := Preferred(len(c), func(i int) Policy { return c[i] }, ciID); i >= 0 {
+			return c[i], true
+		}
+	}
+	return Policy{}, false
 }
 
 // FieldPointer turns a monitored field name into a JSON pointer; pointers pass unchanged.

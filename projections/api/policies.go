@@ -103,7 +103,8 @@ func (a *api) answerPolicy(w http.ResponseWriter, status int, id string) error {
 
 // simulatePolicy is POST /drift/policies/{id}/simulate: a draft of policy id (JSON or YAML,
 // strict; the id may be left out), defaults filled in and validated, judged over the diffs
-// recorded for the CIs of the drift read model (see simulate.Run). It records nothing.
+// recorded for the CIs of the drift read model that it would govern in place of policy id
+// among the catalogue's (see simulate.Run). It records nothing.
 func (a *api) simulatePolicy(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	var p drift.Policy
@@ -136,7 +137,7 @@ func (a *api) simulatePolicy(w http.ResponseWriter, r *http.Request) error {
 	for i, c := range cis {
 		ids[i] = c.CIID
 	}
-	res, err := simulate.Run(r.Context(), a.Store, ids, p)
+	res, err := simulate.Run(r.Context(), a.Store, ids, p, a.Catalog.Policies())
 	if err != nil {
 		return err
 	}

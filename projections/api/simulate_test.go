@@ -206,7 +206,7 @@ func TestSimulatePolicy(t *testing.T) {
 	then := newLiveRun(t, p, st, scratch)
 	var want simulate.Result
 	for _, in := range inputs {
-		if simulate.Governs(p, event.DiffComputed_v2{Observed: in.Fact.Observed, Desired: in.Fact.Desired}) {
+		if simulate.Governs(p, nil, event.DiffComputed_v2{Observed: in.Fact.Observed, Desired: in.Fact.Desired}) {
 			then.run(in, in.Time, &want)
 		}
 	}
@@ -241,6 +241,13 @@ func TestSimulatePolicy(t *testing.T) {
 	saturday := time.Date(2026, 3, 7, 2, 0, 0, 0, time.UTC)
 	if len(sim.Actions) != 3 || sim.Actions[1].Kind != drift.ActionKindQuarantine || !sim.Actions[1].ActAfter.Equal(saturday) {
 		t.Errorf("actions %+v", sim.Actions)
+	}
+	// A policy bound to vm-1's template outranks the draft there: it would govern nothing.
+	f.do("POST", "/drift/policies", "application/json", `{"id":"canary","template_id":"vm-base","ci_ids":["vm-1"]}`).want(t, http.StatusCreated, nil)
+	var outranked simulate.Result
+	f.do("POST", "/drift/policies/vm/simulate", "application/json", draft).want(t, http.StatusOK, &outranked)
+	if outranked.CIs != 0 || len(outranked.Opened) != 0 {
+		t.Errorf("the draft judged CIs another policy governs: %+v", outranked)
 	}
 	if len(sim.Resolved) != 2 || !strings.HasPrefix(sim.Resolved[0].Reason, "excepted by CHG0042") || !strings.Contains(sim.Resolved[1].Reason, "matches") {
 		t.Errorf("resolved %+v", sim.Resolved)

@@ -76,8 +76,8 @@ func (c *Catalog) TemplateFor(_ context.Context, ciType, templateID string) (dri
 // templateID wins; else a policy bound to no template whose ci_type is ciType (a policy bound
 // to another template never governs the CI); else drift.DefaultPolicy(). Among the policies
 // bound alike, those with ci_ids govern only the CIs they select (drift.Policy.Selects) and
-// win over those without; ties go to the smallest policy id (byte order). The error is always
-// nil: the catalog reads memory.
+// win over those without; ties go to the smallest policy id (byte order). drift.Governing is
+// the same rule over a list. The error is always nil: the catalog reads memory.
 func (c *Catalog) PolicyFor(_ context.Context, ciID, ciType, templateID string) (drift.Policy, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -90,24 +90,11 @@ func (c *Catalog) PolicyFor(_ context.Context, ciID, ciType, templateID string) 
 	return drift.DefaultPolicy(), nil
 }
 
-// pick returns, of the policies ids (sorted), the first whose ci_ids select ciID, else the
-// first without ci_ids.
+// pick returns the one of the policies ids (sorted) that governs ciID (drift.Preferred).
 func (c *Catalog) pick(ids []string, ciID string) (drift.Policy, bool) {
-	var fallback *drift.Policy
-	for _, id := range ids {
-		p := c.index.policies[id]
-		if len(p.CIIDs) == 0 {
-			if fallback == nil {
-				fallback = &p
-			}
-			continue
-		}
-		if p.Selects(ciID) {
-			return clonePolicy(p), true
-		}
-	}
-	if fallback == nil {
+	i := drift.Preferred(len(ids), func(i int) drift.Policy { return c.index.policies[ids[i]] }, ciID)
+	if i < 0 {
 		return drift.Policy{}, false
 	}
-	return clonePolicy(*fallback), true
+	return clonePolicy(c.index.policies[ids[i]]), true
 }

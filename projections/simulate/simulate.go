@@ -62,32 +62,29 @@ type Action struct {
 	ActAfter      time.Time        `json:"act_after,omitzero"`
 }
 
-// Governs reports whether draft p governs the CI a diff is about: p's template_id names the
-// diff's template (or, without one, p's ci_type is the CI's type) and p's ci_ids select it.
-// Other policies are not considered: the draft is judged on every CI it could govern.
-func Governs(p drift.Policy, d event.DiffComputed_v2) bool {
-	if !p.Selects(d.Observed.CIID) {
-		return false
-	}
-	if p.TemplateID != "" {
-		return d.Desired.TemplateID == p.TemplateID
-	}
-	return p.CIType != "" && d.Observed.CIType == p.CIType
+// Governs reports whether draft p, put in place of the policy of its id among others, would
+// govern the CI a diff is about, as the diff stage looks its policy up (drift.Governing: by
+// the diff's template, else the CI's type, narrowed by ci_ids).
+func Governs(p drift.Policy, others []drift.Policy, d event.DiffComputed_v2) bool {
+	ps := append(slices.DeleteFunc(slices.Clone(others), func(o drift.Policy) bool { return o.ID == p.ID }), p)
+	g, ok := drift.Governing(ps, d.Observed.CIID, d.Observed.CIType, d.Desired.TemplateID)
+	return ok && g.ID == p.ID
 }
 
 // readBatch is how many events one stream read returns.
 const readBatch = 512
 
 // Run judges draft p (defaults filled, valid) over the recorded DiffComputed_v2 facts of the
-// CIs ciIDs, each at the time its diff was recorded, starting from no open drift. The
+// CIs ciIDs that it would govern in place of its id among the policies others (see
+// Governs), each at the time its diff was recorded, starting from no open drift. The
 // verdicts keep the fields each diff checked: a draft can ignore, except or reclassify what
 // was compared, not compare fields that were not.
 //
 // Cost: a read of each CI's evaluation stream and one decision per diff the draft governs.
-func Run(ctx context.Context, store eventstore.Store, ciIDs []string, p drift.Policy) (Result, error) {
+func Run(ctx context.Context, store eventstore.Store, ciIDs []string, p drift.Policy, others []drift.Policy) (Result, error) {
 	res := Result{PolicyID: p.ID, Opened: []Opened{}, Resolved: []Resolved{}, Actions: []Action{}}
 	for _, id := range slices.Sorted(slices.Values(ciIDs)) {
-		diffs, err := read(ctx, store, id, p)
+		diffs, err := read(ctx, store, id, p, others)
 		if err != nil {
 			return res, err
 		}
@@ -105,7 +102,7 @@ func Run(ctx context.Context, store eventstore.Store, ciIDs []string, p drift.Po
 }
 
 // read returns the diffs of ciID that p governs, in the order recorded.
-func read(ctx context.Context, store eventstore.Store, ciID string, p drift.Policy) ([]event.Message[event.DiffComputed_v2], error) {
+func read(ctx context.Context, store eventstore.Store, ciID string, p drift.Policy, others []drift.Policy) ([]event.Message[event.DiffComputed_v2], error) {
 	stream := event.StreamOf(event.TypeDiffComputedV2, ciID)
 	var out []event.Message[event.DiffComputed_v2]
 	for from := uint64(0); ; {
@@ -125,7 +122,7 @@ func read(ctx context.Context, store eventstore.Store, ciID string, p drift.Poli
 			if err != nil {
 				return nil, fmt.Errorf("simulate: %s at %d: %w", stream, rec.Position, err)
 			}
-			if Governs(p, m.Fact) {
+			if Governs(p, others, m.Fact) {
 				out = append(out, m)
 			}
 		}
