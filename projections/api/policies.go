@@ -137,7 +137,7 @@ func (a *api) simulatePolicy(w http.ResponseWriter, r *http.Request) error {
 	for i, c := range cis {
 		ids[i] = c.CIID
 	}
-	res, err := simulate.Run(r.Context(), a.Store, ids, p, a.Catalog.Policies())
+	res, err := simulate.Run(r.Context(), a.Store, a.States, ids, p, a.Catalog.Policies())
 	if err != nil {
 		return err
 	}

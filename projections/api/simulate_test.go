@@ -160,8 +160,10 @@ func TestSimulatePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The history, as recorded under the live policy: quarantine every drift of a vm.
-	live := drift.Policy{ID: "vm", CIType: "vm", Version: 1, ActionType: drift.ActionQuarantine}
+	// The history, as recorded under the live policy: quarantine every drift of a vm's power
+	// state and interfaces.
+	// It does not monitor the files: the draft's file drift comes from comparing again.
+	live := drift.Policy{ID: "vm", CIType: "vm", Version: 1, ActionType: drift.ActionQuarantine, MonitoredFields: []string{"power_state", "interfaces"}}
 	live.SetDefaults()
 	recorded := newLiveRun(t, live, st, f.store)
 	var inputs []event.Message[event.DesiredStateResolved_v2]

@@ -1,17 +1,20 @@
 // Package simulate answers what-if questions about a draft policy: over the diffs recorded in
 // the event store, what would it have opened, resolved and asked to run? It decides as the
-// live stages do (drift.Decide for the verdict, the emit stage's lifecycle rules, the
+// live stages do (compare.Compare of the recorded states under the draft's monitored fields
+// and ignore patterns, drift.Decide for the verdict, the emit stage's lifecycle rules, the
 // planner's drift.Remediation) and records and publishes nothing. Like projections/history it
 // is a query over the CIs' own streams, not a read model.
 package simulate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/driftwatch/driftwatch/pipeline/compare"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
@@ -74,14 +77,20 @@ func Governs(p drift.Policy, others []drift.Policy, d event.DiffComputed_v2) boo
 // readBatch is how many events one stream read returns.
 const readBatch = 512
 
+// States reads states by hash; *states.Store implements it.
+type States interface {
+	Get(ctx context.Context, hash string) (json.RawMessage, error)
+}
+
 // Run judges draft p (defaults filled, valid) over the recorded DiffComputed_v2 facts of the
 // CIs ciIDs that it would govern in place of its id among the policies others (see
-// Governs), each at the time its diff was recorded, starting from no open drift. The
-// verdicts keep the fields each diff checked: a draft can ignore, except or reclassify what
-// was compared, not compare fields that were not.
+// Governs), each at the time its diff was recorded, starting from no open drift. Each diff's
+// desired and observed states are compared again under p, as the diff stage would have;
+// an unmanaged CI's finding stands as recorded.
 //
-// Cost: a read of each CI's evaluation stream and one decision per diff the draft governs.
-func Run(ctx context.Context, store eventstore.Store, ciIDs []string, p drift.Policy, others []drift.Policy) (Result, error) {
+// Cost: a read of each CI's evaluation stream, and per diff the draft governs two state
+// reads (cached by states), one comparison and one decision.
+func Run(ctx context.Context, store eventstore.Store, st States, ciIDs []string, p drift.Policy, others []drift.Policy) (Result, error) {
 	res := Result{PolicyID: p.ID, Opened: []Opened{}, Resolved: []Resolved{}, Actions: []Action{}}
 	for _, id := range slices.Sorted(slices.Values(ciIDs)) {
 		diffs, err := read(ctx, store, id, p, others)
@@ -94,8 +103,12 @@ func Run(ctx context.Context, store eventstore.Store, ciIDs []string, p drift.Po
 		res.CIs++
 		l := lifecycle{open: map[string]time.Time{}, resolved: map[string]time.Time{}}
 		for _, m := range diffs {
+			d, err := rediff(ctx, st, m.Fact, p)
+			if err != nil {
+				return res, err
+			}
 			res.Diffs++
-			l.judge(&res, m.Fact, p, m.Time)
+			l.judge(&res, d, p, m.Time)
 		}
 	}
 	return res, nil
@@ -131,6 +144,33 @@ func read(ctx context.Context, store eventstore.Store, ciID string, p drift.Poli
 		}
 		from = recs[len(recs)-1].Revision + 1
 	}
+}
+
+// rediff compares a diff's states again under p, as the diff stage does.
+func rediff(ctx context.Context, st States, d event.DiffComputed_v2, p drift.Policy) (event.DiffComputed_v2, error) {
+	if d.Desired.Hash == "" {
+		return d, nil // unmanaged: nothing was compared
+	}
+	o := d.Observed
+	d.Checked, d.Drifts = compare.Checked(p, o.Scope), nil
+	if o.StateHash == d.Desired.Hash {
+		return d, nil
+	}
+	desired, err := st.Get(ctx, d.Desired.Hash)
+	if err != nil {
+		return d, fmt.Errorf("read desired state of %s: %w", o.CIID, err)
+	}
+	actual, err := st.Get(ctx, o.StateHash)
+	if err != nil {
+		return d, fmt.Errorf("read observed state of %s: %w", o.CIID, err)
+	}
+	if d.Drifts, err = compare.Compare(desired, actual, d.Checked, p.Ignore); err != nil {
+		return d, fmt.Errorf("compare %s with %s: %w", o.CIID, d.Desired, err)
+	}
+	for i := range d.Drifts {
+		d.Drifts[i].Detail = o.Details[d.Drifts[i].Field]
+	}
+	return d, nil
 }
 
 // lifecycle is one CI's drifts as the emit stage keeps them: when each open field's drift was
