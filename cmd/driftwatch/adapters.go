@@ -17,11 +17,11 @@ import (
 type catalogPolicies struct{ a *app }
 
 // PolicyFor implements diff.PolicySource and enrich.PolicySource.
-func (c catalogPolicies) PolicyFor(ctx context.Context, ciType, templateID string, pos eventstore.Position) (drift.Policy, error) {
+func (c catalogPolicies) PolicyFor(ctx context.Context, ciID, ciType, templateID string, pos eventstore.Position) (drift.Policy, error) {
 	if err := c.a.runner.WaitFor(ctx, pos); err != nil {
 		return drift.Policy{}, err
 	}
-	return c.a.catalog.PolicyFor(ctx, ciType, templateID)
+	return c.a.catalog.PolicyFor(ctx, ciID, ciType, templateID)
 }
 
 // reconcileCIs lists the drift read model's CIs for the reconciler.
@@ -38,7 +38,7 @@ func (r reconcileCIs) ReconcileCIs(context.Context) ([]enrich.CI, error) {
 		out[i] = enrich.CI{CIID: c.CIID, CIType: c.CIType, TemplateID: c.TemplateID, Source: c.Source,
 			ObservationID: c.LastObservationID, StateHash: c.StateHash, ObservedAt: c.LastObservedAt}
 		if e := c.Evaluation; e != nil {
-			out[i].Evaluated = &enrich.Evaluated{StateHash: e.StateHash, DesiredHash: e.Desired.Hash, PolicyID: e.PolicyID, PolicyVersion: e.PolicyVersion}
+			out[i].Evaluated = &enrich.Evaluated{StateHash: e.StateHash, DesiredHash: e.Desired.Hash, PolicyID: e.PolicyID, PolicyVersion: e.PolicyVersion, ExceptedUntil: e.ExceptedUntil}
 			out[i].VerdictPosition = e.Position
 		}
 	}

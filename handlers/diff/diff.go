@@ -23,10 +23,10 @@ const (
 	Topic = topic.DesiredStateResolvedV2
 )
 
-// PolicySource returns the policy governing a CI: by template, else by CI type, else the
-// default policy, as of at least store position pos (see enrich.Query.Position).
+// PolicySource returns the policy governing a CI: by template, else by CI type (either
+// narrowed by the policy's ci_ids), else the default policy, as of at least store position pos (see enrich.Query.Position).
 type PolicySource interface {
-	PolicyFor(ctx context.Context, ciType, templateID string, pos eventstore.Position) (drift.Policy, error)
+	PolicyFor(ctx context.Context, ciID, ciType, templateID string, pos eventstore.Position) (drift.Policy, error)
 }
 
 // States reads states by hash; *states.Store implements it.
@@ -88,7 +88,7 @@ func New(cfg Config, deps Deps) (*Diff, error) {
 func (s *Diff) Handle(ctx context.Context, in event.Message[event.DesiredStateResolved_v2]) ([]event.Record, error) {
 	r := in.Fact
 	o := r.Observed
-	p, err := s.deps.Policies.PolicyFor(ctx, o.CIType, r.Desired.TemplateID, in.Position)
+	p, err := s.deps.Policies.PolicyFor(ctx, o.CIID, o.CIType, r.Desired.TemplateID, in.Position)
 	if err != nil {
 		return nil, fmt.Errorf("find policy for %s: %w", o.CIID, err)
 	}

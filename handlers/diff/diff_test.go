@@ -17,7 +17,7 @@ import (
 
 type fixedPolicy drift.Policy
 
-func (p fixedPolicy) PolicyFor(context.Context, string, string, eventstore.Position) (drift.Policy, error) {
+func (p fixedPolicy) PolicyFor(context.Context, string, string, string, eventstore.Position) (drift.Policy, error) {
 	return drift.Policy(p), nil
 }
 
@@ -81,6 +81,15 @@ func TestCompare(t *testing.T) {
 		{"ignores_rotated_log_settings",
 			`{"power_state":"on","cpu_count":2,"network":[{"name":"lan"}],"logging":{"rotate":30,"level":"info"}}`,
 			nil, []string{"/logging/rotate"}, nil},
+		{"ignores_a_wildcard_pointer_under_every_element",
+			`{"power_state":"on","cpu_count":2,"network":[{"name":"lan","mtu":9000}],"logging":{"rotate":7,"level":"info"}}`,
+			nil, []string{"/network/*/mtu"}, nil},
+		{"keeps_what_a_wildcard_ignore_does_not_cover",
+			`{"power_state":"on","cpu_count":2,"network":[{"name":"wan","mtu":9000}],"logging":{"rotate":7,"level":"info"}}`,
+			nil, []string{"/network/*/mtu"}, []string{"/network"}},
+		{"ignores_every_key_under_a_trailing_wildcard",
+			`{"power_state":"on","cpu_count":2,"network":[{"name":"lan"}],"logging":{"rotate":1,"level":"debug"}}`,
+			nil, []string{"/logging/*"}, nil},
 		{"reports_a_removed_field_as_missing",
 			`{"power_state":"on","network":[{"name":"lan"}],"logging":{"rotate":7,"level":"info"}}`, nil, nil,
 			[]string{"/cpu_count"}},

@@ -4,6 +4,7 @@ package emit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +42,9 @@ type Deps struct {
 // field that has none unresolved (one per CI and field, whatever the number of observations),
 // records DriftUpdated_v1 when an open drift's actual value changed, and resolves every
 // unresolved drift whose field was checked and no longer differs (the unmanaged finding, on
-// drift.FieldWhole, by any verdict that does not report it). It commits those facts to the
+// drift.FieldWhole, by any verdict that does not report it), as excepted when an exception of
+// the verdict covers it. A drift takes its field's severity and category from the verdict, and
+// its detect_only and act_after. It commits those facts to the
 // ledger with optimistic concurrency (a concurrent writer makes it fail with a retryable
 // error) and returns them, recorded, for publishing.
 //
@@ -116,9 +119,9 @@ func (s *Emit) detect(in event.Message[event.PolicyEvaluated_v2], l *ledger.Ledg
 			DriftID: id, CIID: o.CIID, CIType: o.CIType, TemplateID: v.Desired.TemplateID, DesiredSource: v.Desired.Source,
 			TemplateVersion: v.Desired.Version, PolicyID: v.PolicyID, PolicyVersion: v.PolicyVersion,
 			ObservationID: o.ObservationID, Field: fd.Field, Desired: fd.Desired, Actual: fd.Actual,
-			Patch: fd.Patch, Detail: fd.Detail, Category: v.Category, Severity: v.Severity, ActionType: v.ActionType,
-			AutoChangeRequest: v.AutoChangeRequest, AutoRemediate: v.AutoRemediate, Notify: v.Notify,
-			DetectedAt: o.ObservedAt,
+			Patch: fd.Patch, Detail: fd.Detail, Category: cmp.Or(fd.Category, v.Category), Severity: cmp.Or(fd.Severity, v.Severity),
+			ActionType: v.ActionType, AutoChangeRequest: v.AutoChangeRequest, AutoRemediate: v.AutoRemediate, Notify: v.Notify,
+			DetectedAt: o.ObservedAt, DetectOnly: v.DetectOnly, ActAfter: v.ActAfter,
 		}))
 	}
 	return out
@@ -141,6 +144,9 @@ func (s *Emit) resolve(in event.Message[event.PolicyEvaluated_v2], l *ledger.Led
 		default:
 			if !judged(field, v.Checked) || overlaps(field, v.Differs) {
 				continue
+			}
+			if i := slices.IndexFunc(v.Excepted, func(e drift.ExceptedField) bool { return e.Field == field }); i >= 0 {
+				reason = v.Excepted[i].Resolution()
 			}
 		}
 		if o.ObservedAt.Before(d.Detected.DetectedAt) {

@@ -30,6 +30,9 @@ type Evaluated struct {
 	DesiredHash   string // "" for a CI judged without desired state
 	PolicyID      string
 	PolicyVersion int
+	// ExceptedUntil is when the first exception that suppressed a field in the verdict
+	// expires; zero when none did. From then on the verdict is out of date.
+	ExceptedUntil time.Time
 }
 
 // CILister lists the CIs the read model knows; the drift read model implements it through an
@@ -40,7 +43,7 @@ type CILister interface {
 
 // PolicySource finds the policy that governs a CI (see diff.PolicySource).
 type PolicySource interface {
-	PolicyFor(ctx context.Context, ciType, templateID string, pos eventstore.Position) (drift.Policy, error)
+	PolicyFor(ctx context.Context, ciID, ciType, templateID string, pos eventstore.Position) (drift.Policy, error)
 }
 
 // Emitter records and publishes facts; *record.Emitter implements it.
@@ -60,7 +63,8 @@ type ReconcilerDeps struct {
 // Reconciler is SPEC-080's on-demand sweep, in place: it compares each CI's stored state
 // hash, and the desired state and policy it was last judged on, with the current ones, and
 // asks for an evaluation (EvaluationRequested_v1) of only the CIs that were never judged on
-// exactly these. A request's id derives from what it asks to judge, so repeated sweeps of an
+// exactly these, or whose last verdict an exception shaped that has expired since. A
+// request's id derives from what it asks to judge, so repeated sweeps of an
 // unchanged fleet append nothing, and one that runs before the pipeline caught up asks again
 // with the same ids. Safe for concurrent use.
 //
@@ -139,19 +143,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, reason string, match func(CI
 		if found {
 			desired = d.BaselineHash
 		}
-		p, err := r.deps.Policies.PolicyFor(ctx, ci.CIType, d.TemplateID, 0)
+		p, err := r.deps.Policies.PolicyFor(ctx, ci.CIID, ci.CIType, d.TemplateID, 0)
 		if err != nil {
 			return sweep, fmt.Errorf("find policy for %s: %w", ci.CIID, err)
 		}
 		want := Evaluated{StateHash: ci.StateHash, DesiredHash: desired, PolicyID: p.ID, PolicyVersion: p.Version}
-		if ci.Evaluated != nil && *ci.Evaluated == want {
-			continue
+		expired := ""
+		if ci.Evaluated != nil {
+			last := *ci.Evaluated
+			if u := last.ExceptedUntil; !u.IsZero() && !now.Before(u) {
+				expired = u.UTC().Format(time.RFC3339Nano)
+			}
+			last.ExceptedUntil = time.Time{}
+			if last == want && expired == "" {
+				continue
+			}
 		}
 		// The id names what is judged and the verdict it follows: sweeps that run before the
 		// pipeline judged the CI ask again with the same id, and a desired state changed back
-		// to one it had before (A, B, A) is judged again.
+		// to one it had before (A, B, A) is judged again. So is the expiry of an exception that
+		// suppressed a field: once it passed, the CI is judged again.
 		id := event.DeriveID("evaluation-requested", ci.CIID, want.StateHash, want.DesiredHash, d.Source, fmt.Sprint(d.Version),
-			want.PolicyID, fmt.Sprint(want.PolicyVersion), fmt.Sprint(ci.VerdictPosition))
+			want.PolicyID, fmt.Sprint(want.PolicyVersion), fmt.Sprint(ci.VerdictPosition), expired)
 		batch = append(batch, event.Record{ID: id, Subject: ci.CIID, Time: now, Fact: event.EvaluationRequested_v1{
 			RequestedAt: now.UTC(), Observed: event.Observed{
 				ObservationID: ci.ObservationID, CIID: ci.CIID, CIType: ci.CIType, TemplateID: ci.TemplateID, Source: ci.Source,

@@ -3,6 +3,8 @@ package drift
 import (
 	"errors"
 	"fmt"
+	"path"
+	"slices"
 	"strings"
 )
 
@@ -18,11 +20,34 @@ type Policy struct {
 	// TemplateID, when set, binds the policy to CIs checked against that template; it wins over
 	// CIType.
 	TemplateID string `json:"template_id,omitempty"`
+	// CIIDs narrows the policy to the CIs whose id matches one of these globs (path.Match
+	// syntax: "web-*", "db-0?"), among those its template_id or ci_type selects. Of the
+	// policies bound alike, one whose ci_ids match wins over one without ci_ids; a policy
+	// whose ci_ids match none leaves the CI to the next candidate. Empty means every CI.
+	CIIDs []string `json:"ci_ids,omitempty"`
 	// MonitoredFields are the fields compared: a name ("power_state") or a JSON pointer
 	// ("/network/0/name"). Empty means every field.
 	MonitoredFields []string `json:"monitored_fields,omitempty"`
-	// Ignore lists JSON pointers never reported, even under a monitored field.
+	// Ignore lists JSON pointers never reported, even under a monitored field. A "*" token
+	// matches any one key or index: "/interfaces/*/mtu" ignores every interface's MTU,
+	// "/files/*" every file.
 	Ignore []string `json:"ignore,omitempty"`
+	// Rules give severity and category per field: the first rule whose field pattern covers
+	// a drift (the drift's field, or every change of it, lies at or below the pattern) sets
+	// them; a drift no rule covers, or a rule's empty severity or category, takes the
+	// policy's.
+	Rules []FieldRule `json:"rules,omitempty"`
+	// DetectOnly makes the policy report only: drifts open, update, resolve and notify, but
+	// no action of any kind (ticket, remediation, quarantine, script) is asked for.
+	DetectOnly bool `json:"detect_only,omitempty"`
+	// Exceptions approve a value for a field until they expire: a drift whose actual value
+	// is the approved one is not opened, and one already open resolves as excepted. An
+	// expired exception suppresses nothing.
+	Exceptions []Exception `json:"exceptions,omitempty"`
+	// MaintenanceWindows, when set, are the only times a remediation may run (UTC): outside
+	// them a verdict's act_after is the next window's opening. Drifts, tickets and
+	// notifications do not wait. Empty means remediation runs at once.
+	MaintenanceWindows []Window `json:"maintenance_windows,omitempty"`
 	// Category of the drifts this policy reports; default configuration.
 	Category Category `json:"category,omitempty"`
 	// Severity of the drifts this policy reports; default medium.
@@ -98,7 +123,78 @@ func (p Policy) Validate() error {
 			errs = append(errs, fmt.Errorf("ignore[%d]: %w", i, err))
 		}
 	}
+	for i, g := range p.CIIDs {
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			errs = append(errs, fmt.Errorf("ci_ids[%d]: %q is not a glob", i, g))
+		}
+	}
+	for i, r := range p.Rules {
+		errs = append(errs, r.validate(fmt.Sprintf("rules[%d]", i))...)
+	}
+	for i, e := range p.Exceptions {
+		errs = append(errs, e.validate(fmt.Sprintf("exceptions[%d]", i))...)
+	}
+	for i, w := range p.MaintenanceWindows {
+		errs = append(errs, w.validate(fmt.Sprintf("maintenance_windows[%d]", i))...)
+	}
 	return errors.Join(errs...)
+}
+
+// Selects reports whether the policy's ci_ids admit the CI with id ciID (every CI when it
+// has none). Its template_id and ci_type are the catalogue's business (see PolicyFor).
+func (p Policy) Selects(ciID string) bool {
+	if len(p.CIIDs) == 0 {
+		return true
+	}
+	for _, g := range p.CIIDs {
+		if ok, _ := path.Match(g, ciID); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Preferred returns which of n policies bound alike to a CI (all to its template, or all to
+// its type and no template), in policy id order (at(i) is the i-th), governs the CI with id
+// ciID: the first whose ci_ids select it, else the first without ci_ids; -1 when none does.
+func Preferred(n int, at func(i int) Policy, ciID string) int {
+	broad := -1
+	for i := range n {
+		p := at(i)
+		switch {
+		case len(p.CIIDs) == 0:
+			if broad < 0 {
+				broad = i
+			}
+		case p.Selects(ciID):
+			return i
+		}
+	}
+	return broad
+}
+
+// Governing returns, of policies ps, the one that governs a CI (see Preferred): bound to its
+// template, else bound to no template and to its type; ok is false when none does (the
+// default policy governs it then).
+func Governing(ps []Policy, ciID, ciType, templateID string) (p Policy, ok bool) {
+	ps = slices.SortedFunc(slices.Values(ps), func(a, b Policy) int { return strings.Compare(a.ID, b.ID) })
+	var byTemplate, byType []Policy
+	for _, p := range ps {
+		switch {
+		case p.TemplateID != "":
+			if templateID != "" && p.TemplateID == templateID {
+				byTemplate = append(byTemplate, p)
+			}
+		case ciType != "" && p.CIType == ciType:
+			byType = append(byType, p)
+		}
+	}
+	for _, c := range [][]Policy{byTemplate, byType} {
+		if i := Preferred(len(c), func(i int) Policy { return c[i] }, ciID); i >= 0 {
+			return c[i], true
+		}
+	}
+	return Policy{}, false
 }
 
 // FieldPointer turns a monitored field name into a JSON pointer; pointers pass unchanged.

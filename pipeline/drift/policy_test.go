@@ -88,3 +88,26 @@ func TestPolicyValidateNamesEveryBadField(t *testing.T) {
 		t.Fatalf("default policy invalid: %v", err)
 	}
 }
+
+func TestGoverningFollowsTheCataloguesRule(t *testing.T) {
+	t.Parallel()
+	ps := []drift.Policy{
+		{ID: "vm-b", CIType: "vm"}, {ID: "vm-a", CIType: "vm"},
+		{ID: "vm-web", CIType: "vm", CIIDs: []string{"web-*"}},
+		{ID: "tpl", CIType: "vm", TemplateID: "base"},
+		{ID: "tpl-canary", TemplateID: "base", CIIDs: []string{"web-0?"}},
+	}
+	for _, c := range []struct{ ci, ciType, template, want string }{
+		{"db-1", "vm", "", "vm-a"},
+		{"web-1", "vm", "", "vm-web"},
+		{"web-01", "vm", "base", "tpl-canary"},
+		{"web-100", "vm", "base", "tpl"},
+		{"web-1", "vm", "other", "vm-web"},
+		{"x", "container", "", ""},
+	} {
+		got, ok := drift.Governing(ps, c.ci, c.ciType, c.template)
+		if got.ID != c.want || ok != (c.want != "") {
+			t.Errorf("Governing(%s, %s, %q) = %q, %v; want %q", c.ci, c.ciType, c.template, got.ID, ok, c.want)
+		}
+	}
+}

@@ -117,6 +117,10 @@ type FieldDrift struct {
 	Patch json.RawMessage `json:"patch"`
 	// Detail is the observation's evidence for Field (see Observation.Details), if any.
 	Detail string `json:"detail,omitempty"`
+	// Severity and Category are the field's, as the policy's rules give them (see Decide);
+	// empty in a diff, before the policy judged it.
+	Severity Severity `json:"severity,omitempty"`
+	Category Category `json:"category,omitempty"`
 }
 
 // Desired is the desired state of one CI as a desired-state source (NetBox, a Git checkout,

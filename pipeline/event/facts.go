@@ -111,6 +111,10 @@ type DriftDetected_v1 struct {
 	AutoRemediate     bool             `json:"auto_remediate"`
 	Notify            []string         `json:"notify,omitempty"`
 	DetectedAt        time.Time        `json:"detected_at"`
+	// DetectOnly and ActAfter are the verdict's (PolicyEvaluated_v2): no action of any kind
+	// for a detect-only drift; no remediation before ActAfter (the next maintenance window).
+	DetectOnly bool      `json:"detect_only,omitempty"`
+	ActAfter   time.Time `json:"act_after,omitzero"`
 }
 
 // DriftResolved_v1 closes an open drift: its field matches the desired state again.

@@ -161,6 +161,9 @@ type PolicyEvaluated_v2 struct {
 	// ActAfter, when set, is the earliest time a remediation may run: the policy's next
 	// maintenance window. Tickets and notifications do not wait for it.
 	ActAfter time.Time `json:"act_after,omitzero"`
+	// Excepted lists the checked fields that differ only by values an active exception of
+	// the policy approves: no drift opens on them, and one open resolves as excepted.
+	Excepted []drift.ExceptedField `json:"excepted,omitempty"`
 }
 
 // FactType implements Fact.

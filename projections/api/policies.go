@@ -2,11 +2,13 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
+	"github.com/driftwatch/driftwatch/projections/simulate"
 )
 
 // listPolicies is GET /drift/policies, by policy id.
@@ -97,4 +99,47 @@ func (a *api) answerPolicy(w http.ResponseWriter, status int, id string) error {
 		return unavailable(fmt.Sprintf("policy %q is recorded but the catalog does not show it", id), nil)
 	}
 	return writeJSON(w, status, p)
+}
+
+// simulatePolicy is POST /drift/policies/{id}/simulate: a draft of policy id (JSON or YAML,
+// strict; the id may be left out), defaults filled in and validated, judged over the diffs
+// recorded for the CIs of the drift read model that it would govern in place of policy id
+// among the catalogue's (see simulate.Run). It records nothing.
+func (a *api) simulatePolicy(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var p drift.Policy
+	if err := decodeBody(r, &p, true); err != nil {
+		return err
+	}
+	if p.ID == "" {
+		p.ID = id
+	}
+	p.SetDefaults()
+	var errs []error
+	if err := p.Validate(); err != nil {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = append(errs, j.Unwrap()...)
+		} else {
+			errs = append(errs, err)
+		}
+	}
+	if p.ID != id {
+		errs = append(errs, fmt.Errorf("id: a draft of policy %q must keep its id", id))
+	}
+	if len(errs) > 0 {
+		return invalid("policy", errors.Join(errs...))
+	}
+	cis, err := a.Drifts.CIs()
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(cis))
+	for i, c := range cis {
+		ids[i] = c.CIID
+	}
+	res, err := simulate.Run(r.Context(), a.Store, a.States, ids, p, a.Catalog.Policies())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }

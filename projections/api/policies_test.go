@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -47,7 +48,7 @@ func TestPolicies(t *testing.T) {
 		if len(list.Items) != 1 || list.Items[0].ID != "policy-vm" {
 			t.Fatalf("policies: %+v", list)
 		}
-		if got, _ := f.catalog.PolicyFor(t.Context(), "vm", ""); got.ID != "policy-vm" {
+		if got, _ := f.catalog.PolicyFor(t.Context(), "vm-1", "vm", ""); got.ID != "policy-vm" {
 			t.Fatalf("the pipeline's lookup does not see the new policy: %q", got.ID)
 		}
 	})
@@ -81,6 +82,45 @@ func TestPolicies(t *testing.T) {
 		f.do("POST", "/drift/policies", "application/json",
 			`{"id":" ","severity":"urgent","category":"mood","action_type":"pray","drift_threshold":-1,"ignore":["x"]}`).
 			problem(t, http.StatusBadRequest, "id", "ci_type", "severity", "category", "action_type", "drift_threshold", "ignore[0]")
+	})
+
+	t.Run("keeps_selector_rules_exceptions_and_windows_from_yaml", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		var p drift.Policy
+		f.do("POST", "/drift/policies", "application/yaml", `id: web
+ci_type: vm
+ci_ids: ["web-*"]
+ignore: ["/interfaces/*/mtu"]
+detect_only: true
+rules:
+  - {field: "/files/*", severity: critical, category: security}
+exceptions:
+  - field: /power_state
+    value: stopped
+    expires_at: 2026-03-04T12:00:00Z
+    ticket: CHG0042
+    reason: migration
+maintenance_windows:
+  - {days: [sat, sun], start: "02:00", duration: 2h}
+  - {from: 2026-03-10T22:00:00Z, to: 2026-03-11T02:00:00Z}
+`).want(t, http.StatusCreated, &p)
+		if len(p.CIIDs) != 1 || !p.DetectOnly || len(p.Rules) != 1 || p.Rules[0].Severity != drift.SeverityCritical ||
+			len(p.Exceptions) != 1 || string(p.Exceptions[0].Value) != `"stopped"` || p.Exceptions[0].ExpiresAt.Hour() != 12 ||
+			len(p.MaintenanceWindows) != 2 || p.MaintenanceWindows[1].To.Hour() != 2 {
+			t.Fatalf("policy from yaml: %+v", p)
+		}
+	})
+
+	t.Run("refuses_a_bad_policy_whole_naming_each_nested_field", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.do("POST", "/drift/policies", "application/json", `{"id":"p","ci_type":"vm","ci_ids":["["],
+			"rules":[{"field":"/a"}],"exceptions":[{"field":"/a","value":1,"ticket":"T","reason":"r"}],
+			"maintenance_windows":[{"days":["mon"],"start":"02:00","duration":"0s"},{"from":"2026-03-04T12:00:00Z"}]}`).
+			problem(t, http.StatusBadRequest, "ci_ids[0]", "rules[0]", "exceptions[0].expires_at",
+				"maintenance_windows[0].duration", "maintenance_windows[1].to")
+		f.do("GET", "/drift/policies/p", "", nil).problem(t, http.StatusNotFound)
 	})
 
 	t.Run("refuses_an_existing_id_with_409", func(t *testing.T) {
@@ -171,4 +211,25 @@ func TestPatchPolicy(t *testing.T) {
 		f.mem.FailAppend = fmt.Errorf("append: %w", &eventstore.WrongRevisionError{Stream: "policy-policy-vm", Expected: 0, Actual: 1})
 		f.do("PATCH", "/drift/policies/policy-vm", "application/merge-patch+json", `{"severity":"low"}`).problem(t, http.StatusConflict)
 	})
+}
+
+func TestREADMEPolicyExampleIsAccepted(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "### Policies")
+	_, block, ok2 := strings.Cut(section, "```yaml\n")
+	example, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no yaml example under ### Policies")
+	}
+	f := newFixture(t)
+	var p drift.Policy
+	f.do("POST", "/drift/policies", "application/yaml", example).want(t, http.StatusCreated, &p)
+	if p.ID != "web-config" || len(p.Exceptions) != 1 || len(p.MaintenanceWindows) != 1 || len(p.Rules) != 2 {
+		t.Fatalf("README example read as %+v", p)
+	}
+	f.do("POST", "/drift/policies/web-config/simulate", "application/yaml", example).want(t, http.StatusOK, nil)
 }

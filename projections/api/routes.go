@@ -58,6 +58,7 @@ func (a *api) table() []Route {
 		{Method: "GET", Path: "/drift/policies/{id}", Role: auth.Viewer, Summary: "one policy", handle: a.getPolicy},
 		{Method: "POST", Path: "/drift/policies", Role: auth.Admin, Summary: "create a policy", handle: a.createPolicy},
 		{Method: "PATCH", Path: "/drift/policies/{id}", Role: auth.Admin, Summary: "change a policy (JSON merge patch)", handle: a.patchPolicy},
+		{Method: "POST", Path: "/drift/policies/{id}/simulate", Role: auth.Operator, Summary: "what a draft policy would have done over the recorded history", handle: a.simulatePolicy},
 		{Method: "POST", Path: "/drift/reconcile", Role: auth.Operator, Summary: "re-check every CI against its desired state", handle: a.reconcile},
 		{Method: "GET", Path: "/drift/report", Role: auth.Viewer, Summary: "drift counts and coverage", handle: a.report},
 		{Method: "GET", Path: "/drift/report/timeline", Role: auth.Viewer, Summary: "drifts opened and resolved per hour or day", handle: a.timeline},

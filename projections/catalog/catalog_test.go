@@ -178,17 +178,38 @@ func TestCatalog(t *testing.T) {
 			{"container", "web", "web-y"},
 		}
 		for _, c := range cases {
-			got, err := e.catalog.PolicyFor(ctx, c.ciType, c.templateID)
+			got, err := e.catalog.PolicyFor(ctx, "ci-1", c.ciType, c.templateID)
 			if err != nil || got.ID != c.want {
 				t.Fatalf("policy for (%q, %q): got %q %v, want %q", c.ciType, c.templateID, got.ID, err, c.want)
 			}
 		}
 		e.record(pol("web-y", "vm", ""))
-		if got, _ := e.catalog.PolicyFor(ctx, "vm", "web"); got.ID != "web-z" {
+		if got, _ := e.catalog.PolicyFor(ctx, "ci-1", "vm", "web"); got.ID != "web-z" {
 			t.Fatalf("after unbinding web-y: got %q, want web-z", got.ID)
 		}
-		if got, _ := e.catalog.PolicyFor(ctx, "vm", ""); got.ID != "vm-a" {
+		if got, _ := e.catalog.PolicyFor(ctx, "ci-1", "vm", ""); got.ID != "vm-a" {
 			t.Fatalf("vm-a still wins ties: got %q", got.ID)
+		}
+	})
+
+	t.Run("policy_for_lets_ci_ids_narrow_a_binding_and_win_over_a_broad_policy", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		web, tmplWeb := pol("vm-web", "vm", ""), pol("t-canary", "", "web")
+		web.Policy.CIIDs = []string{"web-*"}
+		tmplWeb.Policy.CIIDs = []string{"web-0?"}
+		e.record(pol("vm-all", "vm", ""), web, tmplWeb)
+		cases := []struct{ ciID, templateID, want string }{
+			{"web-1", "", "vm-web"},
+			{"db-1", "", "vm-all"},
+			{"web-01", "web", "t-canary"},
+			{"web-100", "web", "vm-web"},
+			{"db-1", "web", "vm-all"},
+		}
+		for _, c := range cases {
+			if got, _ := e.catalog.PolicyFor(ctx, c.ciID, "vm", c.templateID); got.ID != c.want {
+				t.Errorf("policy for %s (template %q): got %q, want %q", c.ciID, c.templateID, got.ID, c.want)
+			}
 		}
 	})
 
@@ -201,7 +222,7 @@ func TestCatalog(t *testing.T) {
 		if _, ok, _ := e.catalog.TemplateFor(ctx, "vm", ""); !ok {
 			t.Fatalf("template t lost across a restart")
 		}
-		if p, _ := e.catalog.PolicyFor(ctx, "vm", ""); p.ID != "p" {
+		if p, _ := e.catalog.PolicyFor(ctx, "ci-1", "vm", ""); p.ID != "p" {
 			t.Fatalf("policy p lost across a restart: got %q", p.ID)
 		}
 	})
@@ -220,7 +241,7 @@ func TestCatalog(t *testing.T) {
 					default:
 					}
 					_, _, _ = e.catalog.TemplateFor(ctx, "vm", "")
-					_, _ = e.catalog.PolicyFor(ctx, "vm", "t")
+					_, _ = e.catalog.PolicyFor(ctx, "ci-1", "vm", "t")
 					_ = e.catalog.Policies()
 				}
 			})
@@ -230,7 +251,7 @@ func TestCatalog(t *testing.T) {
 		}
 		close(done)
 		wg.Wait()
-		if got, _ := e.catalog.PolicyFor(ctx, "vm", "t"); got.ID != "p0" {
+		if got, _ := e.catalog.PolicyFor(ctx, "ci-1", "vm", "t"); got.ID != "p0" {
 			t.Fatalf("policy for template t: got %q, want p0", got.ID)
 		}
 	})

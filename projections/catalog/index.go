@@ -95,5 +95,9 @@ func clonePolicy(p drift.Policy) drift.Policy {
 	p.MonitoredFields = slices.Clone(p.MonitoredFields)
 	p.Ignore = slices.Clone(p.Ignore)
 	p.Notify = slices.Clone(p.Notify)
+	p.CIIDs = slices.Clone(p.CIIDs)
+	p.Rules = slices.Clone(p.Rules)
+	p.Exceptions = slices.Clone(p.Exceptions)
+	p.MaintenanceWindows = slices.Clone(p.MaintenanceWindows)
 	return p
 }

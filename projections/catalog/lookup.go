@@ -72,18 +72,29 @@ func (c *Catalog) TemplateFor(_ context.Context, ciType, templateID string) (dri
 	return cloneTemplate(best), true, nil
 }
 
-// PolicyFor returns the policy that governs a CI: a policy whose template_id is templateID
-// wins; else a policy bound to no template whose ci_type is ciType (a policy bound to another
-// template never governs the CI); else drift.DefaultPolicy(). Ties go to the smallest policy
-// id (byte order). The error is always nil: the catalog reads memory.
-func (c *Catalog) PolicyFor(_ context.Context, ciType, templateID string) (drift.Policy, error) {
+// PolicyFor returns the policy that governs CI ciID: a policy whose template_id is
+// templateID wins; else a policy bound to no template whose ci_type is ciType (a policy bound
+// to another template never governs the CI); else drift.DefaultPolicy(). Among the policies
+// bound alike, those with ci_ids govern only the CIs they select (drift.Policy.Selects) and
+// win over those without; ties go to the smallest policy id (byte order). drift.Governing is
+// the same rule over a list. The error is always nil: the catalog reads memory.
+func (c *Catalog) PolicyFor(_ context.Context, ciID, ciType, templateID string) (drift.Policy, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if ids := c.index.policiesByTemplate[templateID]; templateID != "" && len(ids) > 0 {
-		return clonePolicy(c.index.policies[ids[0]]), nil
+	if p, ok := c.pick(c.index.policiesByTemplate[templateID], ciID); templateID != "" && ok {
+		return p, nil
 	}
-	if ids := c.index.policiesByType[ciType]; ciType != "" && len(ids) > 0 {
-		return clonePolicy(c.index.policies[ids[0]]), nil
+	if p, ok := c.pick(c.index.policiesByType[ciType], ciID); ciType != "" && ok {
+		return p, nil
 	}
 	return drift.DefaultPolicy(), nil
+}
+
+// pick returns the one of the policies ids (sorted) that governs ciID (drift.Preferred).
+func (c *Catalog) pick(ids []string, ciID string) (drift.Policy, bool) {
+	i := drift.Preferred(len(ids), func(i int) drift.Policy { return c.index.policies[ids[i]] }, ciID)
+	if i < 0 {
+		return drift.Policy{}, false
+	}
+	return clonePolicy(c.index.policies[ids[i]]), true
 }

@@ -24,7 +24,7 @@ func (b model) detected(f event.DriftDetected_v1) error {
 		PolicyID: f.PolicyID, ObservationID: f.ObservationID, Category: f.Category, Severity: f.Severity,
 		Field: f.Field, Desired: f.Desired, Actual: f.Actual, FirstActual: f.Actual, Patch: f.Patch, Detail: f.Detail, ActionType: f.ActionType,
 		AutoChangeRequest: f.AutoChangeRequest, AutoRemediate: f.AutoRemediate, Notify: f.Notify,
-		DetectedAt: f.DetectedAt.UTC(),
+		DetectedAt: f.DetectedAt.UTC(), DetectOnly: f.DetectOnly, ActAfter: f.ActAfter.UTC(),
 	}
 	// Drifts recorded before their fact named the template's version: the verdict that
 	// opened the drift is the CI's last one, applied just before, and names it.

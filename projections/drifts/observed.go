@@ -70,6 +70,11 @@ func (b model) evaluated(v event.PolicyEvaluated_v2, pos uint64) error {
 		ObservationID: o.ObservationID, StateHash: o.StateHash, ObservedAt: o.ObservedAt.UTC(), Reevaluation: o.Reevaluation,
 		Desired: v.Desired, PolicyID: v.PolicyID, PolicyVersion: v.PolicyVersion, Differs: len(v.Differs), Position: pos,
 	}
+	for _, e := range v.Excepted {
+		if u := ci.Evaluation.ExceptedUntil; u.IsZero() || e.ExpiresAt.Before(u) {
+			ci.Evaluation.ExceptedUntil = e.ExpiresAt.UTC()
+		}
+	}
 	ci.GoverningTemplate = nil
 	if v.Desired.TemplateID != "" {
 		ci.GoverningTemplate = &TemplateRef{ID: v.Desired.TemplateID, Version: v.Desired.Version}

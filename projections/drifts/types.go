@@ -40,12 +40,16 @@ type Drift struct {
 	AutoChangeRequest bool             `json:"auto_change_request"`
 	AutoRemediate     bool             `json:"auto_remediate"`
 	Notify            []string         `json:"notify,omitempty"`
-	DetectedAt        time.Time        `json:"detected_at"`
-	AcknowledgedAt    time.Time        `json:"acknowledged_at,omitzero"`
-	AcknowledgedBy    string           `json:"acknowledged_by,omitempty"`
-	AckComment        string           `json:"acknowledge_comment,omitempty"`
-	ResolvedAt        time.Time        `json:"resolved_at,omitzero"`
-	ResolutionReason  string           `json:"resolution_reason,omitempty"`
+	// DetectOnly says its policy only reports: no action is asked for it. ActAfter is the
+	// earliest time its remediation may run (its policy's next maintenance window).
+	DetectOnly       bool      `json:"detect_only,omitempty"`
+	ActAfter         time.Time `json:"act_after,omitzero"`
+	DetectedAt       time.Time `json:"detected_at"`
+	AcknowledgedAt   time.Time `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy   string    `json:"acknowledged_by,omitempty"`
+	AckComment       string    `json:"acknowledge_comment,omitempty"`
+	ResolvedAt       time.Time `json:"resolved_at,omitzero"`
+	ResolutionReason string    `json:"resolution_reason,omitempty"`
 	// ResolvingObservationID is the observation that showed the field matching again.
 	ResolvingObservationID string `json:"resolving_observation_id,omitempty"`
 }
@@ -97,6 +101,9 @@ type Evaluation struct {
 	Differs int `json:"differs"`
 	// Position is the verdict's place in the event store.
 	Position uint64 `json:"position,omitempty"`
+	// ExceptedUntil is when the first exception that suppressed a field in the verdict
+	// expires: from then on the verdict is out of date (a reconcile judges the CI again).
+	ExceptedUntil time.Time `json:"excepted_until,omitzero"`
 }
 
 // Counts splits a number of drifts by status.

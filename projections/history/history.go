@@ -196,6 +196,14 @@ func describeFact(env event.Envelope) (string, string, error) {
 		} else if f.Differing > 0 {
 			verdict = fmt.Sprintf("%d differing, under the threshold of %d", f.Differing, f.DriftThreshold)
 		}
+		if len(f.Excepted) > 0 {
+			verdict += fmt.Sprintf("; %d excepted (%s)", len(f.Excepted), f.Excepted[0].Ticket)
+		}
+		if f.DetectOnly {
+			verdict += "; detect only"
+		} else if !f.ActAfter.IsZero() && f.ThresholdMet {
+			verdict += "; remediation waits until " + f.ActAfter.UTC().Format(time.RFC3339)
+		}
 		return fmt.Sprintf("policy %s v%d judged %s: %s", f.PolicyID, f.PolicyVersion, f.Desired, verdict), "", err
 	case event.TypeDriftDetected:
 		m, err := event.Decode[event.DriftDetected_v1](env)
