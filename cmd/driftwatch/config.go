@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -62,8 +63,22 @@ func env(key, def string) string {
 
 // parseFlags reads the flags of a subcommand over the environment's defaults.
 func parseFlags(name string, args []string, withHTTP bool) (config, []string, error) {
-	var c config
-	fs := flag.NewFlagSet("driftwatch "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c, err := engineFlags(fs, withHTTP)
+	if err != nil {
+		return config{}, nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return *c, nil, err
+	}
+	return *c, fs.Args(), c.validate()
+}
+
+// engineFlags defines the flags of serve (withHTTP) and worker on fs, over the environment's
+// defaults; the config is filled in when fs is parsed. It fails on a bad environment value.
+func engineFlags(fs *flag.FlagSet, withHTTP bool) (*config, error) {
+	c := &config{}
 	fs.StringVar(&c.DataDir, "data-dir", env("DRIFTWATCH_DATA_DIR", "./driftwatch-data"), "data directory of the embedded engines and read models")
 	fs.StringVar(&c.RedisURL, "redis", env("DRIFTWATCH_REDIS_URL", ""), "Redis URL (redis://host:port/db); empty: the embedded bus")
 	fs.StringVar(&c.EventStoreURL, "eventstore", env("DRIFTWATCH_EVENTSTORE_URL", ""), "EventStoreDB connection string (esdb://...); empty: the embedded store")
@@ -74,17 +89,17 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 	fs.StringVar(&c.QuarantineNetwork, "quarantine-network", env("DRIFTWATCH_QUARANTINE_NETWORK", "driftwatch-quarantine"), "network that quarantined containers keep")
 	every, err := time.ParseDuration(env("DRIFTWATCH_UNCHANGED_EVERY", "1m"))
 	if err != nil {
-		return c, nil, fmt.Errorf("DRIFTWATCH_UNCHANGED_EVERY: %w", err)
+		return nil, fmt.Errorf("DRIFTWATCH_UNCHANGED_EVERY: %w", err)
 	}
 	fs.DurationVar(&c.UnchangedEvery, "unchanged-every", every, "record an observation that repeats a CI's state at most this often (negative: every one)")
 	claimIdle, err := time.ParseDuration(env("DRIFTWATCH_REDIS_CLAIM_IDLE", "30s"))
 	if err != nil {
-		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_CLAIM_IDLE: %w", err)
+		return nil, fmt.Errorf("DRIFTWATCH_REDIS_CLAIM_IDLE: %w", err)
 	}
 	fs.DurationVar(&c.RedisClaimIdle, "redis-claim-idle", claimIdle, "take over a Redis entry another consumer has held unacknowledged this long")
 	trim, err := time.ParseDuration(env("DRIFTWATCH_REDIS_TRIM_INTERVAL", "10s"))
 	if err != nil {
-		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
+		return nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
 	}
 	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
@@ -92,10 +107,7 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 		fs.StringVar(&c.HTTPAddr, "http", env("DRIFTWATCH_HTTP", "127.0.0.1:8080"), "HTTP API listen address")
 		fs.StringVar(&c.Stages, "stages", env("DRIFTWATCH_STAGES", "all"), `stages to run in this process: "all", "none" or a comma-separated list`)
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, nil, err
-	}
-	return c, fs.Args(), c.validate()
+	return c, nil
 }
 
 func (c config) validate() error {
