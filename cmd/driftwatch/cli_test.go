@@ -79,7 +79,9 @@ func TestEveryCommandPrintsItsHelpOnStdoutAndExitsZero(t *testing.T) {
 		{"worker", "--help"}, {"worker", "diff", "--help"}, {"worker", "docker-source", "-h"},
 		{"token", "--help"}, {"token", "create", "--help"}, {"token", "list", "-h"}, {"token", "revoke", "--help"},
 		{"quarantine", "--help"}, {"release", "-h"}, {"bench", "--help"},
-		{"version", "--help"},
+		{"check", "--help"}, {"audit", "--help"}, {"version", "--help"},
+		{"events", "--help"}, {"events", "list", "--help"}, {"events", "show", "--help"}, {"events", "ack", "-h"},
+		{"events", "remediate", "--help"}, {"events", "tail", "--help"},
 	} {
 		t.Run(strings.Join(args, "_"), func(t *testing.T) {
 			t.Parallel()
@@ -101,6 +103,11 @@ func TestEveryUsageErrorIsOneLineAndExitCodeTwo(t *testing.T) {
 		{"token"}, {"token", "nosuch"}, {"token", "revoke"}, {"token", "list", "--frobnicate"},
 		{"quarantine"}, {"release", "d-1", "d-2"}, {"quarantine", "--wait", "soon", "d-1"},
 		{"bench", "extra"}, {"version", "extra"},
+		{"check", "--format", "xml"}, {"check", "--frobnicate"}, {"check", "--category", "weather"}, {"check", "extra"},
+		{"events"}, {"events", "nosuch"}, {"events", "show"}, {"events", "ack", "a", "b"},
+		{"events", "list", "--status", "maybe"}, {"events", "list", "--format", "yaml"}, {"events", "remediate"},
+		{"events", "tail", "extra"},
+		{"audit"}, {"audit", "web-01", "--as-of", "yesterday"}, {"audit", "web-01", "--format", "csv"},
 	} {
 		t.Run(strings.Join(append([]string{"args"}, args...), "_"), func(t *testing.T) {
 			t.Parallel()

@@ -72,6 +72,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return tokenCommand(ctx, rest, stdout, stderr)
 	case cmd == "bench":
 		return benchCommand(ctx, rest, stdout, stderr)
+	case cmd == "check":
+		return checkCommand(ctx, rest, stdout, stderr)
+	case cmd == "events":
+		return eventsCommand(ctx, rest, stdout, stderr)
+	case cmd == "audit":
+		return auditCommand(ctx, rest, stdout, stderr)
 	case cmd == "version" || cmd == "--version" || cmd == "-version":
 		return versionCommand(rest, stdout, stderr)
 	case isHelp(cmd):
