@@ -3,7 +3,9 @@ package main_test
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +117,83 @@ func TestCheckExitsTwoOnErrors(t *testing.T) {
 				t.Fatalf("stdout %q, stderr %q; want nothing and one line", r.stdout, r.stderr)
 			}
 		})
+	}
+}
+
+// checkStub answers GET /drift/cis with CIs in each verification state and GET /drift/events
+// with two pages of open drifts for web-a, as a server with the verification member does.
+func checkStub(t *testing.T) *httptest.Server {
+	t.Helper()
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		q := r.URL.Query()
+		switch {
+		case r.URL.Path == "/drift/cis":
+			fmt.Fprint(w, `{"items":[`+
+				`{"ci_id":"web-a","ci_type":"vm","verification":"verified","open_drifts":2},`+
+				`{"ci_id":"web-b","ci_type":"vm","verification":"stale","open_drifts":0},`+
+				`{"ci_id":"web-c","ci_type":"vm","verification":"never_verified","open_drifts":0},`+
+				`{"ci_id":"web-d","ci_type":"vm","open_drifts":0}],"total":4}`)
+		case r.URL.Path == "/drift/events" && q.Get("status") == "open" && q.Get("cursor") == "":
+			fmt.Fprint(w, `{"items":[{"drift_id":"d-1","status":"open","ci_id":"web-a","ci_type":"vm","field":"/cpu_count",`+
+				`"category":"configuration","severity":"high","desired":2,"actual":4,"detected_at":"2026-05-04T12:00:00Z"}],`+
+				`"total":2,"next_cursor":"page-2"}`)
+		case r.URL.Path == "/drift/events" && q.Get("status") == "open" && q.Get("cursor") == "page-2":
+			fmt.Fprint(w, `{"items":[{"drift_id":"d-2","status":"open","ci_id":"web-a","ci_type":"vm","field":"/power_state",`+
+				`"category":"state","severity":"medium","desired":"on","actual":"off","detected_at":"2026-05-04T12:00:01Z"}],"total":2}`)
+		case r.URL.Path == "/drift/events":
+			fmt.Fprint(w, `{"items":[],"total":0}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(stub.Close)
+	return stub
+}
+
+func TestCheckCountsStaleAndNeverVerifiedCIsAndReadsEveryPage(t *testing.T) {
+	t.Parallel()
+	stub := checkStub(t)
+	check := func(args ...string) cliResult {
+		return runCLI(t, append([]string{"check", "--api", stub.URL}, args...)...)
+	}
+
+	r := check("--format", "junit")
+	wantExit(t, "check of every CI", r, 1)
+	testenv.ValidJUnit(t, []byte(r.stdout))
+	var suites struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Errors   int `xml:"errors,attr"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal([]byte(r.stdout), &suites); err != nil || len(suites.Suites) != 1 ||
+		suites.Suites[0].Failures != 2 || suites.Suites[0].Errors != 2 || suites.Suites[0].Tests != 5 {
+		t.Fatalf("junit %+v (%v), want 2 failures (both pages), 2 errors (stale, never verified), 5 tests\n%s", suites, err, r.stdout)
+	}
+
+	r = check("--format", "json", "--ci", "web-a", "--ci", "web-b", "--ci", "web-c", "--ci", "web-d")
+	wantExit(t, "check --format json", r, 1)
+	var rep export.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, ci := range rep.CIs {
+		status[ci.ID] = fmt.Sprintf("%s/%d", ci.Status, len(ci.Drifts))
+	}
+	want := map[string]string{"web-a": "drifted/2", "web-b": "stale/0", "web-c": "never_verified/0", "web-d": "in_sync/0"}
+	if fmt.Sprint(status) != fmt.Sprint(want) {
+		t.Fatalf("statuses %v, want %v", status, want)
+	}
+	wantExit(t, "check of a stale CI", check("--ci", "web-b"), 1)
+	wantExit(t, "check of a CI without the verification member", check("--ci", "web-d"), 0)
+	wantExit(t, "check of web-a's security drifts, which it has none of", check("--ci", "web-a", "--category", "security"), 0)
+
+	r = check("--ci", "web-a", "--ci", "web-d")
+	wantExit(t, "check table", r, 1)
+	if !strings.Contains(r.stdout, "d-2") || !strings.HasSuffix(r.stdout, "2 CI(s): 1 in sync, 1 drifted (2 drift(s)), 0 stale, 0 never verified\n") {
+		t.Fatalf("check table:\n%s", r.stdout)
 	}
 }
