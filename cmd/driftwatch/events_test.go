@@ -64,10 +64,10 @@ func TestEventsListShowAndAck(t *testing.T) {
 
 func TestEventsRemediate(t *testing.T) {
 	t.Parallel()
-	var body string
+	bodies := make(chan string, 10)
 	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
-		body = string(raw)
+		bodies <- string(raw)
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/drift/events/d-1/remediate":
@@ -84,7 +84,7 @@ func TestEventsRemediate(t *testing.T) {
 
 	r := runCLI(t, "events", "remediate", "d-1", "--api", stub.URL, "--token", "t", "--reason", "drifted")
 	wantExit(t, "events remediate that succeeds", r, 0)
-	if !strings.Contains(r.stdout, `"succeeded"`) || !strings.Contains(body, `"reason":"drifted"`) {
+	if body := <-bodies; !strings.Contains(r.stdout, `"succeeded"`) || !strings.Contains(body, `"reason":"drifted"`) {
 		t.Fatalf("stdout %q, request body %q", r.stdout, body)
 	}
 	wantExit(t, "events remediate that fails", runCLI(t, "events", "remediate", "d-2", "--api", stub.URL), 1)
