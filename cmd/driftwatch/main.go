@@ -94,6 +94,12 @@ const serveUsage = `usage: driftwatch serve [flags]
 Runs the pipeline's stages, the read models and the HTTP API in one process, on the embedded
 event store and bus (data in --data-dir) or on Redis Streams (--redis) and EventStoreDB
 (--eventstore), until SIGINT or SIGTERM.
+
+Flags default to the environment: DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL,
+DRIFTWATCH_EVENTSTORE_URL, DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER,
+DRIFTWATCH_LOG_LEVEL, DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR,
+DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_UNCHANGED_EVERY, DRIFTWATCH_REDIS_CLAIM_IDLE,
+DRIFTWATCH_REDIS_TRIM_INTERVAL, DRIFTWATCH_PPROF.
 `
 
 const workerUsage = `usage: driftwatch worker <stage> --redis URL --eventstore URL [flags]
@@ -101,6 +107,12 @@ const workerUsage = `usage: driftwatch worker <stage> --redis URL --eventstore U
 Runs one stage alone, over Redis Streams and the event store every process shares, so that
 stages scale out as processes. Stages: ingest, enrich, diff, policy, emit, action, and
 docker-source (the Docker watcher; it needs --redis and --docker-host only).
+
+Flags default to the environment: DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL,
+DRIFTWATCH_EVENTSTORE_URL, DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER,
+DRIFTWATCH_LOG_LEVEL, DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR,
+DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_UNCHANGED_EVERY, DRIFTWATCH_REDIS_CLAIM_IDLE,
+DRIFTWATCH_REDIS_TRIM_INTERVAL, DRIFTWATCH_PPROF.
 `
 
 // runEngine is `driftwatch serve` and `driftwatch worker <stage>`: it runs until ctx ends.
