@@ -69,11 +69,11 @@ type models struct{ drifts, catalog, agents, tokens, counters bool }
 
 // assemble builds the shared parts for process name (serve, or worker-<role>), with the read
 // models it needs. Close it when done.
-func assemble(c config, log *zap.Logger, name string, need models) (a *app, err error) {
-	a = &app{cfg: c, log: log, now: time.Now, metrics: newRegistry()}
+func assemble(c config, log *zap.Logger, name string, need models) (_ *app, err error) {
+	a := &app{cfg: c, log: log, now: time.Now, metrics: newRegistry()}
 	defer func() {
 		if err != nil {
-			a.Close()
+			a.Close() // what was opened before the error
 		}
 	}()
 	as, err := agentSettingsFromEnv()

@@ -49,6 +49,10 @@ type config struct {
 	// RedisTrimInterval is how often the Redis streams are trimmed of what every group has
 	// acknowledged ($DRIFTWATCH_REDIS_TRIM_INTERVAL); default 10s, negative: never.
 	RedisTrimInterval time.Duration
+	// ExpectedInterval is the longest a CI may go without an observation and still count as
+	// verified ($DRIFTWATCH_EXPECTED_INTERVAL); default 15m. Keep it above the agents'
+	// snapshot interval and --unchanged-every.
+	ExpectedInterval time.Duration
 	// PprofAddr, when set, serves net/http/pprof on this address ($DRIFTWATCH_PPROF), so that
 	// a running server can be profiled; default off.
 	PprofAddr string
@@ -104,6 +108,11 @@ func engineFlags(fs *flag.FlagSet, withHTTP bool) (*config, error) {
 	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
+		expected, err := time.ParseDuration(env("DRIFTWATCH_EXPECTED_INTERVAL", "15m"))
+		if err != nil {
+			return nil, fmt.Errorf("DRIFTWATCH_EXPECTED_INTERVAL: %w", err)
+		}
+		fs.DurationVar(&c.ExpectedInterval, "expected-interval", expected, "a CI without an observation for longer is stale, not in sync (coverage)")
 		fs.StringVar(&c.HTTPAddr, "http", env("DRIFTWATCH_HTTP", "127.0.0.1:8080"), "HTTP API listen address")
 		fs.StringVar(&c.Stages, "stages", env("DRIFTWATCH_STAGES", "all"), `stages to run in this process: "all", "none" or a comma-separated list`)
 	}

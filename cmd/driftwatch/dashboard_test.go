@@ -105,7 +105,7 @@ func TestTheDashboardInARealBrowser(t *testing.T) {
 
 	// A viewer: same pages, no buttons.
 	vctx := browser(t)
-	var buttons int
+	var buttons, historyRows, coverage, bars, causeRows int
 	err = chromedp.Run(vctx,
 		chromedp.Navigate(s.url+"/ui/"),
 		chromedp.WaitVisible("#token", chromedp.ByQuery),
@@ -115,6 +115,8 @@ func TestTheDashboardInARealBrowser(t *testing.T) {
 		chromedp.Navigate(s.url+"/ui/#/ci/dash-2"),
 		chromedp.WaitVisible(`#ci-drifts .drift`, chromedp.ByQuery),
 		chromedp.Evaluate(`document.querySelectorAll("button.ack, button.remediate").length`, &buttons),
+		chromedp.WaitVisible(`#history-table`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#history-table tbody tr").length`, &historyRows),
 		chromedp.FullScreenshot(&screenshot, 100),
 	)
 	if err != nil {
@@ -123,6 +125,27 @@ func TestTheDashboardInARealBrowser(t *testing.T) {
 	save(t, "dashboard-viewer.png", screenshot)
 	if buttons != 0 {
 		t.Fatalf("a viewer sees %d operator buttons", buttons)
+	}
+	if historyRows < 2 {
+		t.Fatalf("the CI's history shows %d rows, want its observation and its drift at least", historyRows)
+	}
+	// The report: coverage at a glance, the timeline as a chart, one row per cause.
+	err = chromedp.Run(vctx,
+		chromedp.Navigate(s.url+"/ui/#/report"),
+		chromedp.WaitVisible(`#coverage`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#timeline-chart`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#causes-table`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#coverage .stat").length`, &coverage),
+		chromedp.Evaluate(`[...document.querySelectorAll("#timeline-chart rect.bar-opened")].filter(r => Number(r.getAttribute("height")) > 0).length`, &bars),
+		chromedp.Evaluate(`document.querySelectorAll("#causes-table tbody tr").length`, &causeRows),
+		chromedp.FullScreenshot(&screenshot, 100),
+	)
+	if err != nil {
+		t.Fatalf("report page: %v", err)
+	}
+	save(t, "dashboard-report.png", screenshot)
+	if coverage == 0 || bars == 0 || causeRows == 0 {
+		t.Fatalf("report page: %d coverage figures, %d timeline bars with drift opened, %d cause rows; want some of each", coverage, bars, causeRows)
 	}
 }
 

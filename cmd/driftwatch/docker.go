@@ -13,8 +13,8 @@ import (
 	"github.com/driftwatch/driftwatch/handlers/action"
 	dockeraction "github.com/driftwatch/driftwatch/handlers/action/docker"
 	dockersource "github.com/driftwatch/driftwatch/handlers/source/docker"
+	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
-	"github.com/driftwatch/driftwatch/pipeline/fault"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
 
@@ -57,14 +57,23 @@ func (a *app) docker() (*client.Client, error) {
 	return cli, nil
 }
 
-// executor is the action stage's executor: Docker's, or one that refuses every action when
-// Docker is off.
+// executor is the action stage's executor registry, by action kind: Docker's executor for the
+// container actions when Docker is on; a kind without an executor fails permanently, naming
+// how to get one.
 func (a *app) executor() (action.Executor, error) {
+	reg := &action.Registry{Missing: "start driftwatch with --docker-host to act on containers"}
 	cli, err := a.docker()
 	if err != nil || cli == nil {
-		return noExecutor{}, err
+		return reg, err
 	}
-	return dockeraction.New(dockeraction.Config{QuarantineNetwork: a.cfg.QuarantineNetwork, Selector: selector(a.cfg)}, cli)
+	d, err := dockeraction.New(dockeraction.Config{QuarantineNetwork: a.cfg.QuarantineNetwork, Selector: selector(a.cfg)}, cli)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(d, drift.ActionKindQuarantine, drift.ActionKindRelease, drift.ActionKindStart, drift.ActionKindStop); err != nil {
+		return nil, err
+	}
+	return reg, nil
 }
 
 // watcher is the Docker source, its observations going through ingest at once; nil when
@@ -76,13 +85,6 @@ func (a *app) watcher() (*dockersource.Watcher, error) {
 	}
 	return dockersource.New(dockersource.Config{Selector: selector(a.cfg)},
 		dockersource.Deps{Daemon: cli, Emitter: submitter{a}, Logger: a.log.Named("docker-source")})
-}
-
-// noExecutor answers every action when no executor is configured.
-type noExecutor struct{}
-
-func (noExecutor) Execute(_ context.Context, r action.Request) (action.Outcome, error) {
-	return action.Outcome{}, fault.Permanent(fmt.Errorf("no executor can %s %s: start driftwatch with --docker-host to act on containers", r.Kind, r.CIID))
 }
 
 // dockerSourceWorker is `driftwatch worker docker-source`: the Docker source alone, publishing

@@ -42,7 +42,11 @@ func TestDockerFlags(t *testing.T) {
 	if got := selector(config{DockerSelector: " env=prod , ,team"}); strings.Join(got, "|") != "env=prod|team" {
 		t.Fatalf("selector %v", got)
 	}
-	if _, err := (noExecutor{}).Execute(t.Context(), actionRequest()); err == nil || !strings.Contains(err.Error(), "--docker-host") {
+	exec, err := (&app{}).executor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.Execute(t.Context(), actionRequest()); err == nil || !strings.Contains(err.Error(), "--docker-host") {
 		t.Fatalf("without docker every action fails naming the flag: %v", err)
 	}
 }

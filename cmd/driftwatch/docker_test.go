@@ -183,9 +183,14 @@ func TestDockerQuarantineLeavesOnlyTheQuarantineNetworkAndReleaseRestoresTheSet(
 		again["status"] != "succeeded" {
 		t.Fatalf("quarantine again: %d %v", code, again)
 	}
+	// Remediating runs the policy's action, the same quarantine: answered, not performed again.
+	out, err := exec.Command(driftwatchBinary(t), "remediate", "--api", s.url, "--token", adminToken, driftID).CombinedOutput()
+	if err != nil || json.Unmarshal(bytes.TrimSpace(out), &again) != nil || again["status"] != "succeeded" || again["kind"] != "quarantine" {
+		t.Fatalf("driftwatch remediate: %v\n%s", err, out)
+	}
 
 	// Release through the command line, as an operator would.
-	out, err := exec.Command(driftwatchBinary(t), "release", "--api", s.url, "--token", adminToken, "--by", "alice", "--reason", "reviewed", driftID).CombinedOutput()
+	out, err = exec.Command(driftwatchBinary(t), "release", "--api", s.url, "--token", adminToken, "--by", "alice", "--reason", "reviewed", driftID).CombinedOutput()
 	if err != nil {
 		t.Fatalf("driftwatch release: %v\n%s", err, out)
 	}

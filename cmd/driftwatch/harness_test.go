@@ -36,11 +36,17 @@ type server struct {
 // answers.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, dataDir, nil, extra...)
+}
+
+// startServerEnv is startServer with env added to the process's environment.
+func startServerEnv(t *testing.T, dataDir string, env []string, extra ...string) *server {
+	t.Helper()
 	addr := proctest.FreeAddr(t)
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", addr, "--log-level", "debug"}, extra...)
 	s := &server{t: t, url: "http://" + addr}
 	cmd := exec.Command(driftwatchBinary(t), args...)
-	cmd.Env = append(os.Environ(), "DRIFTWATCH_ADMIN_TOKEN="+adminToken)
+	cmd.Env = append(append(os.Environ(), "DRIFTWATCH_ADMIN_TOKEN="+adminToken), env...)
 	s.Process = proctest.Start(t, "driftwatch", cmd, proctest.WithTail(60))
 	proctest.WaitUntil(t, 20*time.Second, "driftwatch answers /healthz", func() bool {
 		return proctest.GetOK(s.url + "/healthz")

@@ -6,7 +6,8 @@
 //	driftwatch check [flags]          exit 0 when the CIs are in sync, 1 with drift, 2 on error
 //	driftwatch events list|show|ack|remediate|tail     read and act on drifts
 //	driftwatch audit <ci-id>          a CI's history, as of a moment
-//	driftwatch quarantine|release <drift-id> ask a running driftwatch for a container action
+//	driftwatch rebuild                rebuild the read models (driftwatch stopped)
+//	driftwatch remediate|quarantine|release <drift-id> ask a running driftwatch for an action
 //	driftwatch token create|list|revoke     manage API tokens
 //	driftwatch version                what was built
 //
@@ -36,6 +37,7 @@ const usage = `usage: driftwatch <command> [flags] [arguments]
 Run:
   serve                 the pipeline, the read models and the HTTP API in one process
   worker <stage>        one stage alone over Redis (stages: ingest, enrich, diff, policy, emit, action, docker-source)
+  rebuild               rebuild the read models from the event store (driftwatch stopped)
   bench                 measure throughput and latency (about 15 minutes)
 
 Speak a running driftwatch's API (--api URL or $DRIFTWATCH_API, --token or $DRIFTWATCH_TOKEN):
@@ -43,6 +45,7 @@ Speak a running driftwatch's API (--api URL or $DRIFTWATCH_API, --token or $DRIF
   events list|show|ack|remediate|tail
                         list, show, acknowledge and remediate drifts; follow them as they happen
   audit <ci-id>         a CI's history of facts, as of a moment (--as-of)
+  remediate <drift-id>  perform the remediation the drift's policy names (also: events remediate)
   quarantine <drift-id> quarantine the drift's container; release <drift-id> releases it
   token create|list|revoke
                         manage API tokens (admin)
@@ -66,8 +69,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case cmd == "serve" || cmd == "worker":
 		return runEngine(ctx, cmd, rest, stdout, stderr)
-	case cmd == "quarantine" || cmd == "release":
+	case cmd == "quarantine" || cmd == "release" || cmd == "remediate":
 		return remediate(ctx, cmd, rest, stdout, stderr)
+	case cmd == "rebuild":
+		return rebuildCommand(ctx, rest, stdout, stderr)
 	case cmd == "token":
 		return tokenCommand(ctx, rest, stdout, stderr)
 	case cmd == "bench":
@@ -99,7 +104,7 @@ Flags default to the environment: DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL,
 DRIFTWATCH_EVENTSTORE_URL, DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER,
 DRIFTWATCH_LOG_LEVEL, DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR,
 DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_UNCHANGED_EVERY, DRIFTWATCH_REDIS_CLAIM_IDLE,
-DRIFTWATCH_REDIS_TRIM_INTERVAL, DRIFTWATCH_PPROF.
+DRIFTWATCH_REDIS_TRIM_INTERVAL, DRIFTWATCH_EXPECTED_INTERVAL, DRIFTWATCH_PPROF.
 `
 
 const workerUsage = `usage: driftwatch worker <stage> --redis URL --eventstore URL [flags]

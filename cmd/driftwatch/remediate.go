@@ -12,15 +12,15 @@ import (
 	"time"
 )
 
-const actionUsage = `usage: driftwatch quarantine|release [flags] <drift-id>
+const actionUsage = `usage: driftwatch remediate|quarantine|release [flags] <drift-id>
 
-Asks a running driftwatch for a container action on the drift's CI (operator token): quarantine
-disconnects the container from every network but the quarantine network, release reconnects
-it. Prints the answer (JSON) on stdout. Exit code 0 when the action succeeded or is still
+Asks a running driftwatch for an action on the drift's CI (operator token): remediate performs
+the one the drift's policy names, quarantine disconnects the container from every network but
+the quarantine network, release reconnects it. Prints the answer (JSON) on stdout. Exit code 0 when the action succeeded or is still
 being performed, 1 when it failed or the API refused it, 2 for bad usage.
 `
 
-// remediate is `driftwatch quarantine|release <drift-id>`.
+// remediate is `driftwatch remediate|quarantine|release <drift-id>`.
 func remediate(ctx context.Context, kind string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
 	c := clientFlags(fs)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.uber.org/zap"
@@ -45,6 +47,12 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Reads as of a past moment rebuild read models in files of their own; a crash may leave
+	// some behind.
+	replayDir := filepath.Join(cmp.Or(c.DataDir, os.TempDir()), "as-of")
+	if err := errors.Join(os.RemoveAll(replayDir), os.MkdirAll(replayDir, 0o700)); err != nil {
+		return fmt.Errorf("as-of directory: %w", err)
+	}
 	tokenCmds := command.Tokens{Store: a.store, Now: a.now}
 	if err := bootstrapAdmin(ctx, tokenCmds, c.DataDir, log); err != nil {
 		return err
@@ -66,10 +74,17 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	h, err := api.New(api.Config{EnrolToken: as.EnrolToken}, api.Deps{
+	follower, err := enrich.NewFollower(enrich.FollowerDeps{Store: a.store, Reconciler: rec, WaitFor: a.runner.WaitFor,
+		Logger: log.Named("reevaluate"), Now: a.now})
+	if err != nil {
+		return err
+	}
+	h, err := api.New(api.Config{EnrolToken: as.EnrolToken, ExpectedInterval: c.ExpectedInterval, ReplayDir: replayDir}, api.Deps{
 		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
 		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states,
 		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"),
+		Templates: command.Templates{Store: a.store, Now: a.now}, Policies: command.Policies{Store: a.store, Now: a.now},
+		Acknowledgements: command.Acknowledgements{Store: a.store, Now: a.now}, Actions: command.Actions{Store: a.store, Now: a.now},
 	})
 	if err != nil {
 		return err
@@ -87,6 +102,7 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		}
 	}
 	g.Go(func() error { return a.runner.Run(ctx) })
+	g.Go(func() error { return follower.Run(ctx) })
 	if len(ss) > 0 {
 		g.Go(func() error { return a.router.Run(ctx) })
 	}

@@ -2,7 +2,6 @@ package action
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -59,25 +58,8 @@ func (p *Planner) Handle(_ context.Context, in event.Message[event.DriftDetected
 	}}, nil
 }
 
-// Plan returns the action a drift's policy asks for, if any.
+// Plan returns the action a drift's policy asks for, if any (see drift.Remediation).
 func Plan(d event.DriftDetected_v1) (drift.ActionKind, bool) {
-	switch d.ActionType {
-	case drift.ActionQuarantine:
-		return drift.ActionKindQuarantine, true
-	case drift.ActionAutoCorrect:
-		if d.Field != "/power_state" {
-			return "", false
-		}
-		var desired string
-		if json.Unmarshal(d.Desired, &desired) != nil {
-			return "", false
-		}
-		switch desired {
-		case drift.PowerRunning:
-			return drift.ActionKindStart, true
-		case drift.PowerStopped:
-			return drift.ActionKindStop, true
-		}
-	}
-	return "", false
+	kind, err := drift.Remediation(d.ActionType, d.Field, d.Desired)
+	return kind, err == nil
 }

@@ -113,7 +113,8 @@ func (s *Emit) detect(in event.Message[event.PolicyEvaluated_v2], l *ledger.Ledg
 		}
 		id := event.DeriveID("drift", o.CIID, fd.Field, in.ID)
 		out = append(out, s.record(in, id, event.DriftDetected_v1{
-			DriftID: id, CIID: o.CIID, CIType: o.CIType, TemplateID: v.Desired.TemplateID, PolicyID: v.PolicyID,
+			DriftID: id, CIID: o.CIID, CIType: o.CIType, TemplateID: v.Desired.TemplateID, DesiredSource: v.Desired.Source,
+			TemplateVersion: v.Desired.Version, PolicyID: v.PolicyID, PolicyVersion: v.PolicyVersion,
 			ObservationID: o.ObservationID, Field: fd.Field, Desired: fd.Desired, Actual: fd.Actual,
 			Patch: fd.Patch, Detail: fd.Detail, Category: v.Category, Severity: v.Severity, ActionType: v.ActionType,
 			AutoChangeRequest: v.AutoChangeRequest, AutoRemediate: v.AutoRemediate, Notify: v.Notify,

@@ -145,7 +145,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, reason string, match func(CI
 		if ci.Evaluated != nil && *ci.Evaluated == want {
 			continue
 		}
-		id := event.DeriveID("evaluation-requested", ci.CIID, want.StateHash, want.DesiredHash, want.PolicyID, fmt.Sprint(want.PolicyVersion))
+		// The desired state's source and version are in the id: a template changed back to a
+		// definition it had before is judged again.
+		id := event.DeriveID("evaluation-requested", ci.CIID, want.StateHash, want.DesiredHash, d.Source, fmt.Sprint(d.Version), want.PolicyID, fmt.Sprint(want.PolicyVersion))
 		batch = append(batch, event.Record{ID: id, Subject: ci.CIID, Time: now, Fact: event.EvaluationRequested_v1{
 			RequestedAt: now.UTC(), Observed: event.Observed{
 				ObservationID: ci.ObservationID, CIID: ci.CIID, CIType: ci.CIType, TemplateID: ci.TemplateID, Source: ci.Source,

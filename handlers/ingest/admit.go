@@ -114,6 +114,9 @@ func (s *Ingest) admitState(a *admitted) error {
 	if len(a.State) == 0 {
 		return errors.New("state: required")
 	}
+	if len(a.State) > drift.MaxStateBytes {
+		return fmt.Errorf("state: %d bytes, at most %d", len(a.State), drift.MaxStateBytes)
+	}
 	sum := sha256.Sum256(a.State)
 	hash, seen := s.raw.get(sum)
 	if !seen {

@@ -262,6 +262,7 @@ func TestBadInputIsRefusedPermanentlyNamingEachField(t *testing.T) {
 		{"refuses_a_duplicate_key", obs("vm-1", `{"a":1,"a":2}`), []string{`state: duplicate key "a"`}},
 		{"refuses_a_number_outside_float64", obs("vm-1", `{"a":1e999}`), []string{"state: number 1e999 is outside the range of a 64-bit float at /a"}},
 		{"refuses_an_observation_from_the_future", drift.Observation{CIID: "vm-1", CIType: "vm", State: json.RawMessage(`{}`), ObservedAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}, []string{"observed_at: 9999-01-01T00:00:00Z is more than 5m0s in the future"}},
+		{"refuses_a_state_over_the_limit", obs("vm-1", `{"pad":"`+strings.Repeat("x", drift.MaxStateBytes)+`"}`), []string{fmt.Sprintf("state: %d bytes, at most %d", drift.MaxStateBytes+10, drift.MaxStateBytes)}},
 		{"refuses_a_wrong_state_hash", drift.Observation{CIID: "vm-1", CIType: "vm", State: json.RawMessage(`{}`), StateHash: "sha256:00"}, []string{"state_hash:"}},
 	}
 	for _, c := range cases {

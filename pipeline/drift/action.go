@@ -1,5 +1,11 @@
 package drift
 
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
 // ActionKind is one concrete remediation operation on a CI, as an executor performs it. A
 // policy's ActionType says what to do about a drift; the action stage turns it into kinds
 // (quarantine stays quarantine; auto_correct of a power state becomes start or stop).
@@ -44,3 +50,32 @@ const (
 // FieldWhole is the field of a finding about a CI as a whole rather than one of its fields:
 // an unmanaged CI, one that a source reports but that has no desired state.
 const FieldWhole = ""
+
+// Remediation returns the action kind that remediates a drift on field whose desired value
+// is desired, under a policy's action type t: quarantine is a quarantine; auto_correct of
+// the power_state field is a start (desired "running") or a stop (desired "stopped"). For
+// any other drift the error says why there is no remediation.
+func Remediation(t ActionType, field string, desired json.RawMessage) (ActionKind, error) {
+	switch t {
+	case ActionQuarantine:
+		return ActionKindQuarantine, nil
+	case ActionAutoCorrect:
+		if field != "/power_state" {
+			return "", fmt.Errorf("auto_correct can correct only /power_state, not %q", field)
+		}
+		var want string
+		if json.Unmarshal(desired, &want) != nil {
+			return "", fmt.Errorf("the desired power state %s is not a string", desired)
+		}
+		switch want {
+		case PowerRunning:
+			return ActionKindStart, nil
+		case PowerStopped:
+			return ActionKindStop, nil
+		}
+		return "", fmt.Errorf("auto_correct can start or stop, not bring the power state to %q", want)
+	case "", ActionNone:
+		return "", errors.New("its policy asks for no action (action_type none)")
+	}
+	return "", fmt.Errorf("action_type %s has no automatic remediation", t)
+}

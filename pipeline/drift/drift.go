@@ -112,3 +112,10 @@ func Canonical(doc json.RawMessage) ([]byte, error) {
 	}
 	return c, nil
 }
+
+// MaxStateBytes is the largest state an observation may carry, as submitted (over HTTP the
+// body limit is the same). Every output a stage makes from one observation stays within a
+// small multiple of it (a verdict carries each differing field's desired and actual values
+// and its patch: at most about 4x), and the buses' entry limit (8 MiB on Redis) is sized to
+// hold that, so whatever the door accepts flows through the pipeline.
+const MaxStateBytes = 1 << 20

@@ -16,6 +16,11 @@ type Template struct {
 	ResourceType string `json:"resource_type"`
 	// Definition is the desired state as a JSON object (YAML input is converted on entry).
 	Definition json.RawMessage `json:"template_definition"`
+	// Priority ranks the templates of one resource_type: of those, the one with the highest
+	// priority governs the CIs of that type that name no template_id. Two templates of one
+	// resource_type never share a priority (the second is refused), so exactly one governs;
+	// default 0.
+	Priority int `json:"priority,omitempty"`
 	// BaselineHash is Hash(Definition), computed by driftwatch.
 	BaselineHash string `json:"baseline_hash"`
 	// Version counts the template's changes from 1, set by driftwatch: every update is a new

@@ -87,11 +87,17 @@ type PolicyEvaluated_v1 struct {
 // DriftDetected_v1 opens one drift: a monitored field of a CI that differs from its desired
 // state. There is at most one open drift per (ci_id, field).
 type DriftDetected_v1 struct {
-	DriftID           string           `json:"drift_id"`
-	CIID              string           `json:"ci_id"`
-	CIType            string           `json:"ci_type,omitempty"`
-	TemplateID        string           `json:"template_id,omitempty"`
+	DriftID    string `json:"drift_id"`
+	CIID       string `json:"ci_id"`
+	CIType     string `json:"ci_type,omitempty"`
+	TemplateID string `json:"template_id,omitempty"`
+	// DesiredSource and TemplateVersion name the desired state the drift was judged against
+	// (source "template", "netbox", "git"; the template's or record's version); PolicyVersion
+	// the policy's.
+	DesiredSource     string           `json:"desired_source,omitempty"`
+	TemplateVersion   int              `json:"template_version,omitempty"`
 	PolicyID          string           `json:"policy_id"`
+	PolicyVersion     int              `json:"policy_version,omitempty"`
 	ObservationID     string           `json:"observation_id"`
 	Field             string           `json:"field"`
 	Desired           json.RawMessage  `json:"desired"`

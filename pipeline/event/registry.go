@@ -39,6 +39,8 @@ const (
 	TypeTokenCreated       = "io.driftwatch.token.created.v1"
 	TypeTokenRevoked       = "io.driftwatch.token.revoked.v1"
 	TypeTokensBootstrapped = "io.driftwatch.tokens.bootstrapped.v1"
+
+	TypeTemplatesRanked = "io.driftwatch.templates.ranked.v1"
 )
 
 // route says where a fact type travels: its bus topic and its event-store stream prefix.
@@ -77,6 +79,8 @@ var routes = map[string]route{
 	TypeTokenCreated:       {stream: TokenStreamPrefix},
 	TypeTokenRevoked:       {stream: TokenStreamPrefix},
 	TypeTokensBootstrapped: {stream: TokensBootstrapStream},
+
+	TypeTemplatesRanked: {stream: "precedence-"},
 }
 
 // ObservationStreamPrefix starts the event-store stream of one CI's observations

@@ -62,7 +62,7 @@ func (p poisonQueue) park(msg *message.Message, reason string, original json.Raw
 	if err := p.pub.Publish(topic.Poison, out); err != nil {
 		return fmt.Errorf("park message %s in poison stream: %w", msg.UUID, err)
 	}
-	p.log.Info("Message parked in poison stream", zap.String("stage", handler),
+	p.log.Warn("Message parked in poison stream", zap.String("stage", handler),
 		zap.String("message_id", msg.UUID), zap.String("reason", reason))
 	return nil
 }

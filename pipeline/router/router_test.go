@@ -11,6 +11,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/driftwatch/driftwatch/pipeline/bus"
 	"github.com/driftwatch/driftwatch/pipeline/bus/embedded"
@@ -33,6 +35,7 @@ type rig struct {
 	bus    *embedded.Bus
 	router *router.Router
 	poison <-chan *message.Message
+	logs   *observer.ObservedLogs
 }
 
 // newRig runs one stage on the observations topic over the embedded bus and store, with
@@ -51,7 +54,8 @@ func newRig(t *testing.T, stage router.Stage[event.ObservationSubmitted_v1]) *ri
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	em, _ := record.NewEmitter(store, b.Publisher(), record.FromStore())
-	r, err := router.New(router.Config{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond}, b, em, zap.NewNop())
+	core, logs := observer.New(zapcore.DebugLevel)
+	r, err := router.New(router.Config{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond}, b, em, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +71,7 @@ func newRig(t *testing.T, stage router.Stage[event.ObservationSubmitted_v1]) *ri
 	go func() { _ = r.Run(ctx) }()
 	t.Cleanup(func() { cancel(); _ = r.Close() })
 	<-r.Running()
-	return &rig{bus: b, router: r, poison: poison}
+	return &rig{bus: b, router: r, poison: poison, logs: logs}
 }
 
 func (r *rig) submit(t *testing.T, ci string) {
@@ -112,6 +116,10 @@ func TestRouterParksAPermanentFailureAtOnceWithItsReason(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler called %d times, want 1: permanent failures are not retried", n)
+	}
+	parked := r.logs.FilterMessage("Message parked in poison stream").FilterField(zap.String("reason", p.Reason)).All()
+	if len(parked) != 1 || parked[0].Level != zapcore.WarnLevel {
+		t.Fatalf("parking logged %+v, want one line at Warn with its reason", parked)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
+	"github.com/driftwatch/driftwatch/projections/drifts"
 )
 
 // actionRequest is the optional body of a remediation request.
@@ -34,15 +35,31 @@ type actionAnswer struct {
 	Retryable         bool             `json:"retryable,omitempty"`
 }
 
-// actionRoutes serves the template card's remediation API for drifts.
-// requestAction is POST /drift/events/{id}/quarantine and /release: it records an
-// ActionRequested_v1 for the drift's CI (body: optional by, reason) and waits, up to ?wait
-// (a duration, default WaitTimeout; 0 does not wait), for the action stage's outcome. 200
-// with status succeeded or failed once it is known, 202 with status requested before; 404
-// for an unknown drift, 409 to quarantine for a resolved one. The action id derives from the
-// drift and the kind, so asking again for an action that succeeded answers its outcome and
-// does nothing; asking again after a failure performs it again.
+// requestAction is POST /drift/events/{id}/quarantine and /release: the action command
+// records an ActionRequested_v1 for the drift's CI (body: optional by, reason), the handler
+// publishes it and waits, up to ?wait (a duration, default WaitTimeout; 0 does not wait), for
+// the action stage's outcome. 200 with status succeeded or failed once it is known, 202 with
+// status requested before; 404 for an unknown drift, 409 to quarantine for a resolved one.
+// The action id derives from the drift and the kind, so asking again for an action that
+// succeeded answers its outcome and does nothing; asking again after a failure performs it
+// again.
 func (a *api) requestAction(kind drift.ActionKind) handlerFunc {
+	return a.action(func(ctx context.Context, d drifts.Drift, in actionRequest) (event.Record, *event.Envelope, error) {
+		return a.Actions.Request(ctx, d.CIID, d.ID, kind, in.By, in.Reason)
+	})
+}
+
+// remediate is POST /drift/events/{id}/remediate: as requestAction, with the action the
+// drift's policy names (quarantine; auto_correct of a power state is start or stop); 409 for a
+// resolved drift and for one that has no remediation, saying why.
+func (a *api) remediate(w http.ResponseWriter, r *http.Request) error {
+	return a.action(func(ctx context.Context, d drifts.Drift, in actionRequest) (event.Record, *event.Envelope, error) {
+		return a.Actions.Remediate(ctx, d.CIID, d.ID, in.By, in.Reason)
+	})(w, r)
+}
+
+// action serves a request for an action on the CI of drift {id}, which ask records.
+func (a *api) action(ask func(context.Context, drifts.Drift, actionRequest) (event.Record, *event.Envelope, error)) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
 		var in actionRequest
@@ -64,43 +81,27 @@ func (a *api) requestAction(kind drift.ActionKind) handlerFunc {
 		if !ok {
 			return notFound("drift event", id)
 		}
-		if kind == drift.ActionKindQuarantine && d.Status == drift.StatusResolved {
-			return conflict(fmt.Sprintf("drift event %q is resolved; there is nothing to quarantine for", id))
-		}
 		ctx := r.Context()
-		actionID := event.ActionID(id, kind)
-		answer := actionAnswer{ActionID: actionID, Kind: kind, DriftID: id, CIID: d.CIID, Status: "requested"}
-		stream := event.ActionStreamPrefix + d.CIID
-		done, after, err := outcome(ctx, a.Store, stream, actionID, 0)
+		rec, done, err := ask(ctx, d, in)
 		if err != nil {
-			return err
+			return commandError(err)
 		}
-		if done != nil && done.Type == event.TypeActionSucceeded {
+		req, _ := rec.Fact.(event.ActionRequested_v1)
+		answer := actionAnswer{ActionID: req.ActionID, Kind: req.Kind, DriftID: id, CIID: d.CIID, Status: "requested"}
+		if done != nil {
 			return writeAnswer(w, answer, done)
 		}
-		// The outcome of this request comes after every event stored so far; earlier
-		// failures of the action, before.
-		after = max(after, a.Runner.Position())
-		by := in.By
-		if by == "" {
-			by = "api"
-		}
-		rec := event.Record{
-			ID: event.DeriveID("action-requested", actionID), Subject: d.CIID, Time: a.Now(),
-			Fact: event.ActionRequested_v1{
-				ActionID: actionID, Kind: kind, CIID: d.CIID, CIType: d.CIType, DriftID: id,
-				Field: d.Field, Desired: d.Desired, RequestedBy: by, Reason: in.Reason, RequestedAt: a.Now().UTC(),
-			},
-		}
+		// Publishing a request recorded before heals a publish that failed after it was
+		// recorded; the append is a no-op by id.
 		if err := a.Emitter.Emit(ctx, rec); err != nil {
-			return unavailable("the action could not be requested; retry", fmt.Errorf("emit %s of %s: %w", kind, d.CIID, err))
+			return unavailable("the action could not be requested; retry", fmt.Errorf("emit %s of %s: %w", req.Kind, d.CIID, err))
 		}
 		if wait == 0 {
 			return writeJSON(w, http.StatusAccepted, answer)
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
-		done, err = awaitOutcome(wctx, a.Store, stream, actionID, after)
+		done, err = a.awaitOutcome(wctx, event.ActionStreamPrefix+d.CIID, req.ActionID, rec.Position)
 		if err != nil {
 			return err
 		}
@@ -108,53 +109,27 @@ func (a *api) requestAction(kind drift.ActionKind) handlerFunc {
 	}
 }
 
-// outcome reads a CI's action stream and returns the last outcome (succeeded or failed) of
-// the action recorded after position after, and the position of the stream's last event.
-func outcome(ctx context.Context, store eventstore.Store, stream, actionID string, after eventstore.Position) (*event.Envelope, eventstore.Position, error) {
-	const page = 256
-	var last *event.Envelope
-	var head eventstore.Position
-	for from := uint64(0); ; {
-		recs, err := store.ReadStream(ctx, stream, from, page)
-		if err != nil {
-			return nil, 0, unavailable("the action stream could not be read; retry", err)
+// awaitOutcome waits, on the API's one watch of the store, until the action stream holds an
+// outcome of the action after position after, or ctx ends (nil then).
+func (a *api) awaitOutcome(ctx context.Context, stream, actionID string, after eventstore.Position) (*event.Envelope, error) {
+	rec, err := a.watch.Await(ctx, stream, after, func(rec eventstore.Recorded) bool {
+		if rec.Type != event.TypeActionSucceeded && rec.Type != event.TypeActionFailed {
+			return false
 		}
-		for _, rec := range recs {
-			head = rec.Position
-			if rec.Position <= after || (rec.Type != event.TypeActionSucceeded && rec.Type != event.TypeActionFailed) {
-				continue
-			}
-			env, err := event.FromStore(rec)
-			if err != nil {
-				continue
-			}
-			if actionOf(env) == actionID {
-				last = &env
-			}
-		}
-		if len(recs) < page {
-			return last, head, nil
-		}
-		from = recs[len(recs)-1].Revision + 1
+		env, err := event.FromStore(rec)
+		return err == nil && actionOf(env) == actionID
+	})
+	if ctx.Err() != nil {
+		return nil, nil
 	}
-}
-
-// awaitOutcome waits until the action stream holds an outcome of the action after position
-// after, or ctx ends (nil then).
-func awaitOutcome(ctx context.Context, store eventstore.Store, stream, actionID string, after eventstore.Position) (*event.Envelope, error) {
-	sub, err := store.Subscribe(ctx, after)
 	if err != nil {
-		return nil, unavailable("the event store could not be followed; retry", err)
+		return nil, unavailable("the action stream could not be read; retry", err)
 	}
-	for rec := range sub.Events() {
-		if rec.Stream != stream || (rec.Type != event.TypeActionSucceeded && rec.Type != event.TypeActionFailed) {
-			continue
-		}
-		if env, err := event.FromStore(rec); err == nil && actionOf(env) == actionID {
-			return &env, nil
-		}
+	env, err := event.FromStore(rec)
+	if err != nil {
+		return nil, fmt.Errorf("read outcome of action %s: %w", actionID, err)
 	}
-	return nil, nil
+	return &env, nil
 }
 
 func actionOf(env event.Envelope) string {

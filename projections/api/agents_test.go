@@ -77,6 +77,8 @@ func newEnrolFixture(t *testing.T, token string) *enrolFixture {
 		Store: f.store, Emitter: emitter, Runner: r, Drifts: drifts.New(), Catalog: catalog.New(), Agents: f.agents,
 		Door: door{in}, Reconciler: &reconciler{}, States: st,
 		Tokens: tokens.Verifier{Store: f.store}, TokenCommands: cmds, TokenList: tokens.New(), Metrics: prometheus.NewRegistry(),
+		Templates: command.Templates{Store: f.store}, Policies: command.Policies{Store: f.store},
+		Acknowledgements: command.Acknowledgements{Store: f.store}, Actions: command.Actions{Store: f.store},
 		Logger: zap.NewNop(), Now: func() time.Time { return now },
 	})
 	if err != nil {

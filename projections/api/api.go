@@ -40,6 +40,9 @@ type DriftReader interface {
 	CI(id string) (drifts.CI, bool, error)
 	CIs() ([]drifts.CI, error)
 	Report() (drifts.Report, error)
+	Coverage(now time.Time, every time.Duration) (drifts.Coverage, error)
+	Timeline(q drifts.TimelineQuery) (drifts.Timeline, error)
+	Causes(f drifts.Filter) ([]drifts.Cause, error)
 }
 
 // StateReader reads a state by its hash; *states.Store implements it.
@@ -68,6 +71,12 @@ type Config struct {
 	// EnrolToken, when set, is a bearer token that POST /agents takes in place of an admin
 	// token, so that agents enrol themselves; default empty: only admins enrol agents.
 	EnrolToken string
+	// ExpectedInterval is the longest a CI may go without an observation and still count as
+	// verified (coverage, GET /drift/cis); default 15 minutes.
+	ExpectedInterval time.Duration
+	// ReplayDir holds the temporary files of reads as of a past moment (as_of); default the
+	// system's temporary directory.
+	ReplayDir string
 }
 
 func (c *Config) setDefaults() {
@@ -83,6 +92,9 @@ func (c *Config) setDefaults() {
 	if c.WaitTimeout == 0 {
 		c.WaitTimeout = 10 * time.Second
 	}
+	if c.ExpectedInterval == 0 {
+		c.ExpectedInterval = 15 * time.Minute
+	}
 }
 
 // Validate reports every problem with c at once.
@@ -96,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.WaitTimeout < 0 {
 		errs = append(errs, fmt.Errorf("wait_timeout: %s must not be negative", c.WaitTimeout))
+	}
+	if c.ExpectedInterval < 0 {
+		errs = append(errs, fmt.Errorf("expected_interval: %s must not be negative", c.ExpectedInterval))
 	}
 	return errors.Join(errs...)
 }
@@ -124,6 +139,14 @@ type Deps struct {
 	TokenCommands TokenCommands
 	// TokenList lists tokens (GET /tokens).
 	TokenList TokenLister
+	// NetBox takes NetBox's webhooks; optional (nil: POST /webhooks/netbox answers 409).
+	NetBox NetBoxHook
+	// Templates, Policies, Acknowledgements and Actions decide template and policy changes,
+	// acknowledgements and action requests (see commands.go).
+	Templates        TemplateCommands
+	Policies         PolicyCommands
+	Acknowledgements AckCommands
+	Actions          ActionCommands
 	// Metrics is the process's Prometheus registry: GET /metrics serves it, and the API adds
 	// its request durations to it.
 	Metrics *prometheus.Registry
@@ -146,6 +169,8 @@ func (d *Deps) check() error {
 		{"door", d.Door == nil}, {"reconciler", d.Reconciler == nil}, {"states", d.States == nil},
 		{"tokens", d.Tokens == nil}, {"token commands", d.TokenCommands == nil}, {"token list", d.TokenList == nil},
 		{"metrics", d.Metrics == nil},
+		{"templates", d.Templates == nil}, {"policies", d.Policies == nil},
+		{"acknowledgements", d.Acknowledgements == nil}, {"actions", d.Actions == nil},
 	} {
 		if dep.missing {
 			errs = append(errs, fmt.Errorf("%s: required", dep.name))
@@ -164,6 +189,10 @@ func (d *Deps) check() error {
 type api struct {
 	cfg Config
 	Deps
+	// replays lets one read as of a past moment rebuild its read models at a time.
+	replays chan struct{}
+	// watch is the one subscription that requests waiting for an action's outcome share.
+	watch *eventstore.Watch
 }
 
 // New returns the API's handler. It refuses a bad config and missing deps.
@@ -172,9 +201,12 @@ func New(cfg Config, deps Deps) (http.Handler, error) {
 	if err := errors.Join(cfg.Validate(), deps.check()); err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
-	a := &api{cfg: cfg, Deps: deps}
+	a := &api{cfg: cfg, Deps: deps, replays: make(chan struct{}, 1), watch: eventstore.NewWatch(deps.Store)}
 	hm, err := newHTTPMetrics(deps.Metrics)
 	if err != nil {
+		return nil, fmt.Errorf("new api: %w", err)
+	}
+	if err := registerWaiters(deps.Metrics, a.watch); err != nil {
 		return nil, fmt.Errorf("new api: %w", err)
 	}
 	mux := http.NewServeMux()

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 )
 
-// head is the current state of a policy or template stream, read from the event store (not
+// head is the current state of an agent's stream, read from the event store (not
 // the read model) so that a change appends against the revision it was decided on.
 type head[F event.Fact] struct {
 	// Fact is the last change; zero when the stream does not exist.
@@ -53,21 +52,7 @@ func readHead[F event.Fact](ctx context.Context, store eventstore.Store, stream 
 	return h, nil
 }
 
-// policyHead returns the current policy, if it exists and is not deleted.
-func (a *api) policyHead(ctx context.Context, id string) (drift.Policy, bool, eventstore.Revision, error) {
-	h, err := readHead[event.PolicyChanged_v1](ctx, a.Store, event.StreamOf(event.TypePolicyChanged, id))
-	live := h.Expected != eventstore.NoStream && !h.Fact.Deleted
-	return h.Fact.Policy, live, h.Expected, err
-}
-
-// templateHead returns the current template, if it exists and is not deleted.
-func (a *api) templateHead(ctx context.Context, id string) (drift.Template, bool, eventstore.Revision, error) {
-	h, err := readHead[event.TemplateChanged_v1](ctx, a.Store, event.StreamOf(event.TypeTemplateChanged, id))
-	live := h.Expected != eventstore.NoStream && !h.Fact.Deleted
-	return h.Fact.Template, live, h.Expected, err
-}
-
-// record appends a policy or template change at the expected revision, then waits until the
+// record appends an agent's enrolment at the expected revision, then waits until the
 // read models applied it. Another writer first is a 409.
 func (a *api) record(ctx context.Context, subject string, f event.Fact, expected eventstore.Revision) error {
 	rec := event.Record{ID: a.NewID(), Subject: subject, Time: a.Now(), Fact: f}

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/handlers/command"
+	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
 	"github.com/driftwatch/driftwatch/handlers/ingest"
 	"github.com/driftwatch/driftwatch/pipeline/auth"
 	"github.com/driftwatch/driftwatch/pipeline/event"
@@ -84,6 +85,7 @@ type fixture struct {
 	catalog    *catalog.Catalog
 	handler    http.Handler
 	reconciler *reconciler
+	netbox     *netboxHook
 	ids        int
 	// secrets holds a live token per role; do sends the admin one unless asked otherwise.
 	secrets map[auth.Role]string
@@ -121,6 +123,31 @@ func (r *reconciler) Reconcile(_ context.Context, reason string) (int, int, erro
 	return 7, 2, r.fail
 }
 
+// netboxSecret is the fixture's NetBox webhook secret.
+var netboxSecret = []byte("netbox-webhook-secret")
+
+// netboxHook takes webhooks as the NetBox sync does, parsing them with the real parser, and
+// keeps what they touched.
+type netboxHook struct {
+	mu      sync.Mutex
+	touched [][]string
+}
+
+func (h *netboxHook) Verify(body []byte, signature string) error {
+	return netbox.VerifySignature(netboxSecret, body, signature)
+}
+
+func (h *netboxHook) Webhook(_ context.Context, body []byte) (any, error) {
+	w, err := netbox.ParseWebhook(body)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.touched = append(h.touched, w.Touched.Names)
+	return map[string]any{"all": w.Touched.All, "names": w.Touched.Names, "cis": 0, "requested": 0}, nil
+}
+
 // newFixture starts the API on a fresh memstore.
 func newFixture(t *testing.T) *fixture {
 	mem := memstore.New()
@@ -132,7 +159,7 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureOn starts the API on the given store.
 func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture {
 	t.Helper()
-	f := &fixture{t: t, store: store, pub: &publisher{}, drifts: drifts.New(), catalog: catalog.New(), tokens: tokens.New(), agents: agents.New()}
+	f := &fixture{t: t, store: store, pub: &publisher{}, netbox: &netboxHook{}, drifts: drifts.New(), catalog: catalog.New(), tokens: tokens.New(), agents: agents.New()}
 	r, err := projections.New(projections.Config{Path: filepath.Join(t.TempDir(), "projections.db")},
 		projections.Deps{Store: store, Logger: zap.NewNop()}, f.drifts, f.catalog, f.tokens, f.agents)
 	if err != nil {
@@ -172,15 +199,22 @@ func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture
 		f.secrets[role] = secret
 	}
 	f.as = f.secrets[auth.Admin]
+	clock := func() time.Time { return now }
+	var idMu sync.Mutex
+	newID := func() string {
+		idMu.Lock()
+		defer idMu.Unlock()
+		f.ids++
+		return event.DeriveID("api-test", fmt.Sprint(f.ids))
+	}
 	f.handler, err = api.New(cfg, api.Deps{
 		Store: store, Emitter: emitter, Runner: r, Drifts: f.drifts, Catalog: f.catalog, Agents: f.agents, Logger: zap.NewNop(),
 		Door: door{in}, Reconciler: f.reconciler, States: st,
-		Tokens: tokens.Verifier{Store: store}, TokenCommands: cmds, TokenList: f.tokens, Metrics: prometheus.NewRegistry(),
-		Now: func() time.Time { return now },
-		NewID: func() string {
-			f.ids++
-			return event.DeriveID("api-test", fmt.Sprint(f.ids))
-		},
+		Tokens: tokens.Verifier{Store: store}, TokenCommands: cmds, TokenList: f.tokens, Metrics: prometheus.NewRegistry(), NetBox: f.netbox,
+		Templates: command.Templates{Store: store, Now: clock, NewID: newID}, Policies: command.Policies{Store: store, Now: clock, NewID: newID},
+		Acknowledgements: command.Acknowledgements{Store: store, Now: clock}, Actions: command.Actions{Store: store, Now: clock},
+		Now:   clock,
+		NewID: newID,
 	})
 	if err != nil {
 		t.Fatalf("new api: %v", err)
@@ -223,6 +257,14 @@ func subjectOf(fact event.Fact) string {
 		return f.CIID
 	case event.DriftResolved_v1:
 		return f.CIID
+	case event.DriftUpdated_v1:
+		return f.CIID
+	case event.ObservationReceived_v2:
+		return f.CIID
+	case event.ActionRequested_v1:
+		return f.CIID
+	case event.StateRecorded_v1:
+		return f.Hash
 	}
 	return ""
 }

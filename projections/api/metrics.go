@@ -27,6 +27,14 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 	return m, nil
 }
 
+// registerWaiters adds the gauge of requests waiting for an action's outcome on watch.
+func registerWaiters(reg prometheus.Registerer, watch interface{ Waiters() int }) error {
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "driftwatch", Subsystem: "api", Name: "action_waiters",
+		Help: "Requests waiting for an action's outcome; they share one event-store subscription.",
+	}, func() float64 { return float64(watch.Waiters()) }))
+}
+
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter

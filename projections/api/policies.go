@@ -7,7 +7,6 @@ import (
 	"net/url"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
-	"github.com/driftwatch/driftwatch/pipeline/event"
 )
 
 // listPolicies is GET /drift/policies, by policy id.
@@ -33,19 +32,11 @@ func (a *api) createPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &p, true); err != nil {
 		return err
 	}
-	p.SetDefaults()
-	if err := p.Validate(); err != nil {
-		return invalid("policy", err)
-	}
-	ctx := r.Context()
-	_, exists, expected, err := a.policyHead(ctx, p.ID)
+	p, pos, err := a.Policies.Create(r.Context(), p)
 	if err != nil {
-		return err
+		return commandError(err)
 	}
-	if exists {
-		return conflict(fmt.Sprintf("policy %q exists; change it with PATCH /drift/policies/%s", p.ID, url.PathEscape(p.ID)))
-	}
-	if err := a.record(ctx, p.ID, event.PolicyChanged_v1{Policy: p, ChangedAt: a.Now().UTC()}, expected); err != nil {
+	if err := a.waitFor(r.Context(), pos); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/drift/policies/"+url.PathEscape(p.ID))
@@ -70,26 +61,13 @@ func (a *api) patchPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	cur, exists, expected, err := a.policyHead(ctx, id)
+	_, pos, err := a.Policies.Patch(r.Context(), id, func(cur drift.Policy) (drift.Policy, error) {
+		return patched(cur, patch, apply)
+	})
 	if err != nil {
-		return err
+		return commandError(err)
 	}
-	if !exists {
-		return notFound("policy", id)
-	}
-	p, err := patched(cur, patch, apply)
-	if err != nil {
-		return err
-	}
-	if p.ID != id {
-		return badRequest("the patch changes the policy id", InvalidParam{Name: "id", Reason: fmt.Sprintf("must stay %q", id)})
-	}
-	p.SetDefaults()
-	if err := p.Validate(); err != nil {
-		return invalid("policy", err)
-	}
-	if err := a.record(ctx, id, event.PolicyChanged_v1{Policy: p, ChangedAt: a.Now().UTC()}, expected); err != nil {
+	if err := a.waitFor(r.Context(), pos); err != nil {
 		return err
 	}
 	return a.answerPolicy(w, http.StatusOK, id)

@@ -19,8 +19,9 @@ type Route struct {
 	Path   string
 	// Role is the least role a caller's token must have. Anonymous: no token needed.
 	Role auth.Role
-	// Signed lets an observation signed by an enrolled agent in without a token: the agent's
-	// key is its credential, checked by the door (POST /observations).
+	// Signed lets a signed request in without a token, its signature the credential, checked
+	// by the handler: an observation signed by an enrolled agent (POST /observations), a
+	// webhook signed with NetBox's shared secret (POST /webhooks/netbox).
 	Signed bool
 	// Enrol lets the enrolment token in, in place of an admin token (POST /agents).
 	Enrol bool
@@ -48,14 +49,18 @@ func (a *api) table() []Route {
 		{Method: "POST", Path: "/drift/events/{id}/acknowledge", Role: auth.Operator, Summary: "acknowledge a drift", handle: a.acknowledge},
 		{Method: "POST", Path: "/drift/events/{id}/quarantine", Role: auth.Operator, Summary: "quarantine the drift's CI", handle: a.requestAction(drift.ActionKindQuarantine)},
 		{Method: "POST", Path: "/drift/events/{id}/release", Role: auth.Operator, Summary: "release the drift's CI from quarantine", handle: a.requestAction(drift.ActionKindRelease)},
+		{Method: "POST", Path: "/drift/events/{id}/remediate", Role: auth.Operator, Summary: "run the drift's policy remediation now", handle: a.remediate},
 		{Method: "GET", Path: "/drift/cis", Role: auth.Viewer, Summary: "list CIs", handle: a.listCIs},
 		{Method: "GET", Path: "/drift/cis/{id}", Role: auth.Viewer, Summary: "one CI with its last observed state", handle: a.getCI},
+		{Method: "GET", Path: "/drift/cis/{id}/history", Role: auth.Viewer, Summary: "every fact about one CI, in the order recorded", handle: a.ciHistory},
 		{Method: "GET", Path: "/drift/policies", Role: auth.Viewer, Summary: "list policies", handle: a.listPolicies},
 		{Method: "GET", Path: "/drift/policies/{id}", Role: auth.Viewer, Summary: "one policy", handle: a.getPolicy},
 		{Method: "POST", Path: "/drift/policies", Role: auth.Admin, Summary: "create a policy", handle: a.createPolicy},
 		{Method: "PATCH", Path: "/drift/policies/{id}", Role: auth.Admin, Summary: "change a policy (JSON merge patch)", handle: a.patchPolicy},
 		{Method: "POST", Path: "/drift/reconcile", Role: auth.Operator, Summary: "re-check every CI against its desired state", handle: a.reconcile},
-		{Method: "GET", Path: "/drift/report", Role: auth.Viewer, Summary: "drift counts", handle: a.report},
+		{Method: "GET", Path: "/drift/report", Role: auth.Viewer, Summary: "drift counts and coverage", handle: a.report},
+		{Method: "GET", Path: "/drift/report/timeline", Role: auth.Viewer, Summary: "drifts opened and resolved per hour or day", handle: a.timeline},
+		{Method: "GET", Path: "/drift/report/causes", Role: auth.Viewer, Summary: "unresolved drifts grouped by cause across CIs", handle: a.causes},
 		{Method: "POST", Path: "/templates", Role: auth.Admin, Summary: "create a template", handle: a.createTemplate},
 		{Method: "GET", Path: "/templates", Role: auth.Viewer, Summary: "list templates", handle: a.listTemplates},
 		{Method: "GET", Path: "/templates/{id}", Role: auth.Viewer, Summary: "one template", handle: a.getTemplate},
@@ -72,6 +77,8 @@ func (a *api) table() []Route {
 		{Method: "POST", Path: "/tokens", Role: auth.Admin, Summary: "create an API token", handle: a.createToken},
 		{Method: "GET", Path: "/tokens", Role: auth.Admin, Summary: "list API tokens", handle: a.listTokens},
 		{Method: "DELETE", Path: "/tokens/{id}", Role: auth.Admin, Summary: "revoke an API token", handle: a.revokeToken},
+
+		{Method: "POST", Path: "/webhooks/netbox", Role: auth.Operator, Signed: true, Summary: "NetBox's webhook: re-evaluate the CIs a NetBox change touched", handle: a.netboxWebhook},
 
 		{Method: "POST", Path: "/agents", Role: auth.Admin, Enrol: true, Summary: "enrol a node agent", handle: a.enrolAgent},
 		{Method: "GET", Path: "/agents", Role: auth.Viewer, Summary: "list enrolled agents", handle: a.listAgents},

@@ -8,17 +8,18 @@ import (
 	"net/url"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
-	"github.com/driftwatch/driftwatch/pipeline/event"
 )
 
 // templateInput is the body of POST and PUT /templates. The members driftwatch computes
-// (baseline_hash, created_at, updated_at) are accepted so that a template read with GET can
+// (baseline_hash, version, created_at, updated_at) are accepted so that a template read with GET can
 // be sent back, and ignored.
 type templateInput struct {
 	ID           string          `json:"template_id"`
 	ResourceType string          `json:"resource_type"`
+	Priority     int             `json:"priority,omitempty"`
 	Definition   json.RawMessage `json:"template_definition"`
 	BaselineHash json.RawMessage `json:"baseline_hash,omitempty"`
+	Version      json.RawMessage `json:"version,omitempty"`
 	CreatedAt    json.RawMessage `json:"created_at,omitempty"`
 	UpdatedAt    json.RawMessage `json:"updated_at,omitempty"`
 }
@@ -39,24 +40,18 @@ func (a *api) getTemplate(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, t)
 }
 
-// createTemplate is POST /templates: 201 with the template and its baseline hash, 409 when
-// the id exists.
+// createTemplate is POST /templates: 201 with the template and its baseline hash; 409 when
+// the id exists, or when another template of its resource_type has its priority.
 func (a *api) createTemplate(w http.ResponseWriter, r *http.Request) error {
 	t, err := readTemplate(r, "")
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	_, exists, expected, err := a.templateHead(ctx, t.ID)
+	t, pos, err := a.Templates.Create(r.Context(), t)
 	if err != nil {
-		return err
+		return commandError(err)
 	}
-	if exists {
-		return conflict(fmt.Sprintf("template %q exists; replace it with PUT /templates/%s", t.ID, url.PathEscape(t.ID)))
-	}
-	t.CreatedAt = a.Now().UTC()
-	t.UpdatedAt = t.CreatedAt
-	if err := a.record(ctx, t.ID, event.TemplateChanged_v1{Template: t, ChangedAt: t.UpdatedAt}, expected); err != nil {
+	if err := a.waitFor(r.Context(), pos); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/templates/"+url.PathEscape(t.ID))
@@ -64,28 +59,23 @@ func (a *api) createTemplate(w http.ResponseWriter, r *http.Request) error {
 }
 
 // putTemplate is PUT /templates/{id}: creates (201) or replaces (200) the template; a
-// template_id in the body must match the path.
+// template_id in the body must match the path; 409 as for POST.
 func (a *api) putTemplate(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	t, err := readTemplate(r, id)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	cur, exists, expected, err := a.templateHead(ctx, id)
+	_, created, pos, err := a.Templates.Put(r.Context(), t)
 	if err != nil {
+		return commandError(err)
+	}
+	if err := a.waitFor(r.Context(), pos); err != nil {
 		return err
 	}
-	now := a.Now().UTC()
-	status := http.StatusCreated
-	t.CreatedAt, t.UpdatedAt = now, now
-	if exists {
-		t.CreatedAt, status = cur.CreatedAt, http.StatusOK
-	}
-	if err := a.record(ctx, id, event.TemplateChanged_v1{Template: t, ChangedAt: now}, expected); err != nil {
-		return err
-	}
-	if status == http.StatusCreated {
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
 		w.Header().Set("Location", "/templates/"+url.PathEscape(id))
 	}
 	return a.answerTemplate(w, status, id)
@@ -93,23 +83,18 @@ func (a *api) putTemplate(w http.ResponseWriter, r *http.Request) error {
 
 // deleteTemplate is DELETE /templates/{id}: 204, or 404 when it does not exist.
 func (a *api) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	ctx := r.Context()
-	cur, exists, expected, err := a.templateHead(ctx, id)
+	pos, err := a.Templates.Delete(r.Context(), r.PathValue("id"))
 	if err != nil {
-		return err
+		return commandError(err)
 	}
-	if !exists {
-		return notFound("template", id)
-	}
-	if err := a.record(ctx, id, event.TemplateChanged_v1{Template: cur, Deleted: true, ChangedAt: a.Now().UTC()}, expected); err != nil {
+	if err := a.waitFor(r.Context(), pos); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// readTemplate decodes and checks a template body. pathID, when set, is the id from the
+// readTemplate decodes a template body (the command checks it). pathID, when set, is the id from the
 // path: the body may leave template_id out, or must repeat it.
 func readTemplate(r *http.Request, pathID string) (drift.Template, error) {
 	var in templateInput
@@ -123,18 +108,12 @@ func readTemplate(r *http.Request, pathID string) (drift.Template, error) {
 		}
 		in.ID = pathID
 	}
-	t := drift.Template{ID: in.ID, ResourceType: in.ResourceType}
+	t := drift.Template{ID: in.ID, ResourceType: in.ResourceType, Priority: in.Priority}
 	def, err := definition(in.Definition)
 	if err != nil {
 		return drift.Template{}, badRequest("invalid template: template_definition", InvalidParam{Name: "template_definition", Reason: err.Error()})
 	}
 	t.Definition = def
-	if err := t.Validate(); err != nil {
-		return drift.Template{}, invalid("template", err)
-	}
-	if t.BaselineHash, err = drift.Hash(t.Definition); err != nil {
-		return drift.Template{}, badRequest("invalid template: template_definition", InvalidParam{Name: "template_definition", Reason: err.Error()})
-	}
 	return t, nil
 }
 

@@ -41,8 +41,8 @@ func TestTemplates(t *testing.T) {
 		f := newFixture(t)
 		want, _ := drift.Hash(json.RawMessage(`{"network":[{"name":"prod"}],"power_state":"on","memory_mb":2048}`))
 		bodies := map[string]struct{ mediaType, body string }{
-			"yaml-body":   {"application/yaml", "template_id: yaml-body\nresource_type: vm\ntemplate_definition:\n  power_state: \"on\"\n  memory_mb: 2048\n  network:\n    - name: prod\n"},
-			"json-string": {"application/json", `{"template_id":"json-string","resource_type":"vm","template_definition":"{\"power_state\":\"on\",\"memory_mb\":2048,\"network\":[{\"name\":\"prod\"}]}"}`},
+			"yaml-body":   {"application/yaml", "template_id: yaml-body\nresource_type: vm\npriority: 1\ntemplate_definition:\n  power_state: \"on\"\n  memory_mb: 2048\n  network:\n    - name: prod\n"},
+			"json-string": {"application/json", `{"template_id":"json-string","resource_type":"vm","priority":2,"template_definition":"{\"power_state\":\"on\",\"memory_mb\":2048,\"network\":[{\"name\":\"prod\"}]}"}`},
 			"yaml-string": {"application/json", `{"template_id":"yaml-string","resource_type":"vm","template_definition":"power_state: \"on\"\nmemory_mb: 2048\nnetwork:\n  - name: prod\n"}`},
 		}
 		for id, b := range bodies {

@@ -41,7 +41,7 @@ func New() *Catalog { return &Catalog{index: newIndex()} }
 func (c *Catalog) Name() string { return Name }
 
 // Version implements projections.Projection.
-func (c *Catalog) Version() int { return 1 }
+func (c *Catalog) Version() int { return 2 }
 
 // Consumes implements projections.Consumer.
 func (c *Catalog) Consumes(typ string) bool {
@@ -104,6 +104,11 @@ func (c *Catalog) Apply(tx *bolt.Tx, ev projections.Event) error {
 			return projections.Skip(err)
 		}
 		t, deleted := msg.Fact.Template, msg.Fact.Deleted
+		if t.Version == 0 {
+			// Every change is a version: the first is 1, an update N+1 (a change's revision
+			// on the template's stream, which only grows).
+			t.Version = int(ev.Revision) + 1
+		}
 		if t.ID == "" {
 			return projections.Skip(fmt.Errorf("template change without template_id"))
 		}
@@ -119,6 +124,9 @@ func (c *Catalog) Apply(tx *bolt.Tx, ev projections.Event) error {
 		p, deleted := msg.Fact.Policy, msg.Fact.Deleted
 		// Writers other than the API may leave defaults out; lookups return usable policies.
 		p.SetDefaults()
+		if p.Version == 0 {
+			p.Version = int(ev.Revision) + 1
+		}
 		if p.ID == "" {
 			return projections.Skip(fmt.Errorf("policy change without id"))
 		}

@@ -149,6 +149,23 @@ func TestCatalog(t *testing.T) {
 		}
 	})
 
+	t.Run("template_for_takes_the_highest_priority_of_the_type", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		canary := tmpl("web-canary", "vm")
+		canary.Template.Priority = 10
+		low := tmpl("a-fallback", "vm")
+		low.Template.Priority = -1
+		e.record(tmpl("web", "vm"), canary, low)
+		if got, _, _ := e.catalog.TemplateFor(ctx, "vm", ""); got.ID != "web-canary" {
+			t.Fatalf("got %q, want web-canary (priority 10)", got.ID)
+		}
+		e.record(deleteTmpl("web-canary"))
+		if got, _, _ := e.catalog.TemplateFor(ctx, "vm", ""); got.ID != "web" {
+			t.Fatalf("after deleting web-canary: got %q, want web (priority 0 over -1)", got.ID)
+		}
+	})
+
 	t.Run("policy_for_prefers_the_template_then_the_ci_type_then_the_default", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)

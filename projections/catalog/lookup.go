@@ -47,9 +47,11 @@ func (c *Catalog) Policies() []drift.Policy {
 }
 
 // TemplateFor returns the template holding the desired state of a CI: the one named
-// templateID when that is set (and ok=false when it does not exist), else the one whose
-// resource_type is ciType; when several templates have that resource_type, the one with the
-// smallest template_id (byte order) wins. The error is always nil: the catalog reads memory.
+// templateID when that is set (and ok=false when it does not exist), else, of the templates
+// whose resource_type is ciType, the one with the highest priority. The template command
+// keeps priorities unique per resource_type; between templates recorded before it did, the
+// smallest template_id (byte order) wins a tie. The error is always nil: the catalog reads
+// memory.
 func (c *Catalog) TemplateFor(_ context.Context, ciType, templateID string) (drift.Template, bool, error) {
 	if templateID != "" {
 		t, ok := c.Template(templateID)
@@ -61,7 +63,13 @@ func (c *Catalog) TemplateFor(_ context.Context, ciType, templateID string) (dri
 	if ciType == "" || len(ids) == 0 {
 		return drift.Template{}, false, nil
 	}
-	return cloneTemplate(c.index.templates[ids[0]]), true, nil
+	best := c.index.templates[ids[0]]
+	for _, id := range ids[1:] { // sorted: a later id wins only with a higher priority
+		if t := c.index.templates[id]; t.Priority > best.Priority {
+			best = t
+		}
+	}
+	return cloneTemplate(best), true, nil
 }
 
 // PolicyFor returns the policy that governs a CI: a policy whose template_id is templateID

@@ -20,10 +20,22 @@ func (b model) detected(f event.DriftDetected_v1) error {
 	}
 	d = Drift{
 		ID: f.DriftID, Status: drift.StatusOpen, CIID: f.CIID, CIType: f.CIType, TemplateID: f.TemplateID,
+		DesiredSource: f.DesiredSource, TemplateVersion: f.TemplateVersion, PolicyVersion: f.PolicyVersion,
 		PolicyID: f.PolicyID, ObservationID: f.ObservationID, Category: f.Category, Severity: f.Severity,
 		Field: f.Field, Desired: f.Desired, Actual: f.Actual, FirstActual: f.Actual, Patch: f.Patch, Detail: f.Detail, ActionType: f.ActionType,
 		AutoChangeRequest: f.AutoChangeRequest, AutoRemediate: f.AutoRemediate, Notify: f.Notify,
 		DetectedAt: f.DetectedAt.UTC(),
+	}
+	// Drifts recorded before their fact named the template's version: the verdict that
+	// opened the drift is the CI's last one, applied just before, and names it.
+	if d.TemplateVersion == 0 {
+		var ci CI
+		if _, err := projections.GetJSON(b.ci, f.CIID, &ci); err != nil {
+			return err
+		}
+		if e := ci.Evaluation; e != nil && e.ObservationID == f.ObservationID && e.Desired.TemplateID == f.TemplateID {
+			d.TemplateVersion = e.Desired.Version
+		}
 	}
 	if err := b.putDrift(d); err != nil {
 		return err

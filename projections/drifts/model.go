@@ -47,8 +47,9 @@ func New() *Model { return &Model{} }
 // Name implements projections.Projection.
 func (m *Model) Name() string { return Name }
 
-// Version implements projections.Projection: 2 keeps CIs' states by hash only.
-func (m *Model) Version() int { return 2 }
+// Version implements projections.Projection: 2 keeps CIs' states by hash only; 3 names the
+// governing template on CIs and the template version on drifts.
+func (m *Model) Version() int { return 3 }
 
 // Consumes implements projections.Consumer.
 func (m *Model) Consumes(typ string) bool {

@@ -70,5 +70,9 @@ func (b model) evaluated(v event.PolicyEvaluated_v2) error {
 		ObservationID: o.ObservationID, StateHash: o.StateHash, ObservedAt: o.ObservedAt.UTC(), Reevaluation: o.Reevaluation,
 		Desired: v.Desired, PolicyID: v.PolicyID, PolicyVersion: v.PolicyVersion, Differs: len(v.Differs),
 	}
+	ci.GoverningTemplate = nil
+	if v.Desired.TemplateID != "" {
+		ci.GoverningTemplate = &TemplateRef{ID: v.Desired.TemplateID, Version: v.Desired.Version}
+	}
 	return projections.PutJSON(b.ci, o.CIID, ci)
 }

@@ -11,17 +11,23 @@ import (
 // Drift is one drift event as the read model holds it: what DriftDetected_v1 opened, and
 // what acknowledgement and resolution added.
 type Drift struct {
-	ID            string          `json:"drift_id"`
-	Status        drift.Status    `json:"status"`
-	CIID          string          `json:"ci_id"`
-	CIType        string          `json:"ci_type,omitempty"`
-	TemplateID    string          `json:"template_id,omitempty"`
-	PolicyID      string          `json:"policy_id"`
-	ObservationID string          `json:"observation_id"`
-	Category      drift.Category  `json:"category"`
-	Severity      drift.Severity  `json:"severity"`
-	Field         string          `json:"field"`
-	Desired       json.RawMessage `json:"desired"`
+	ID     string       `json:"drift_id"`
+	Status drift.Status `json:"status"`
+	CIID   string       `json:"ci_id"`
+	CIType string       `json:"ci_type,omitempty"`
+	// TemplateID and TemplateVersion name the template (and its version) the drift was
+	// judged against, when its desired state came from one; DesiredSource the source
+	// ("template", "netbox", "git"); PolicyVersion the version of its policy.
+	TemplateID      string          `json:"template_id,omitempty"`
+	TemplateVersion int             `json:"template_version,omitempty"`
+	DesiredSource   string          `json:"desired_source,omitempty"`
+	PolicyID        string          `json:"policy_id"`
+	PolicyVersion   int             `json:"policy_version,omitempty"`
+	ObservationID   string          `json:"observation_id"`
+	Category        drift.Category  `json:"category"`
+	Severity        drift.Severity  `json:"severity"`
+	Field           string          `json:"field"`
+	Desired         json.RawMessage `json:"desired"`
 	// Actual is the field's latest actual value; FirstActual the one it was detected with.
 	Actual      json.RawMessage `json:"actual"`
 	FirstActual json.RawMessage `json:"first_actual,omitempty"`
@@ -57,12 +63,22 @@ type CI struct {
 	// LastChangedAt is when the CI was last observed in a state it was not in before.
 	LastChangedAt time.Time `json:"last_changed_at,omitzero"`
 	StateHash     string    `json:"state_hash,omitempty"`
+	// GoverningTemplate is the template whose desired state the CI was last judged against:
+	// the one TemplateID names, else the one of highest priority for its type. Nil when no
+	// template governs it.
+	GoverningTemplate *TemplateRef `json:"governing_template,omitempty"`
 	// Evaluation is the last verdict on the CI: which desired state and policy judged it.
 	Evaluation *Evaluation `json:"evaluation,omitempty"`
 	// OpenDrifts counts unresolved drifts: open and acknowledged ones.
 	OpenDrifts int `json:"open_drifts"`
 	// WorstOpenSeverity is the highest severity among them; empty when there are none.
 	WorstOpenSeverity drift.Severity `json:"worst_open_severity,omitempty"`
+}
+
+// TemplateRef names a template and its version.
+type TemplateRef struct {
+	ID      string `json:"template_id"`
+	Version int    `json:"version,omitempty"`
 }
 
 // Evaluation is the last verdict on a CI.

@@ -20,8 +20,11 @@ const (
 	// DefaultMaxIdleTime is how long an entry stays pending, unacked, before another consumer
 	// of the group may claim it.
 	DefaultMaxIdleTime = 30 * time.Second
-	// DefaultMaxEntryBytes is the largest entry published or decoded: 1 MiB.
-	DefaultMaxEntryBytes = 1 << 20
+	// DefaultMaxEntryBytes is the largest entry published or decoded: 8 MiB. An observation's
+	// state is at most drift.MaxStateBytes (1 MiB) and no stage's output from it exceeds about
+	// 4x that (a verdict carrying every differing field's desired, actual and patch), so an
+	// accepted observation never makes an entry too large to publish.
+	DefaultMaxEntryBytes = 8 << 20
 	// DefaultReadBatch is how many entries one XREADGROUP reads, and how many acks one XACK
 	// carries at most.
 	DefaultReadBatch = 100
@@ -68,7 +71,7 @@ type Config struct {
 	NackResendDelay time.Duration
 	// MaxEntryBytes is the largest entry (field names plus values): Publish refuses bigger
 	// messages and subscribers flag bigger entries malformed. Default: DefaultMaxEntryBytes
-	// (1 MiB).
+	// (8 MiB).
 	MaxEntryBytes int
 	// ReadBatch is how many entries one read takes and one XACK carries at most. Default:
 	// DefaultReadBatch (100).

@@ -12,6 +12,7 @@ import (
 	"github.com/driftwatch/driftwatch/pipeline/bus"
 	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/fault"
 )
 
 // roundTrip marshals msg and unmarshals the resulting values as redis would return them.
@@ -169,8 +170,8 @@ func TestMarshallerRefuses(t *testing.T) {
 	t.Run("a_message_over_the_entry_limit", func(t *testing.T) {
 		t.Parallel()
 		_, err := redisbus.Marshaller{MaxEntryBytes: 100}.Marshal("t", message.NewMessage("id", make([]byte, 200)))
-		if err == nil || !strings.Contains(err.Error(), "over the 100-byte limit") {
-			t.Fatalf("err = %v, want over the limit", err)
+		if err == nil || !strings.Contains(err.Error(), "over the 100-byte limit") || !fault.IsPermanent(err) {
+			t.Fatalf("err = %v, want a permanent error: over the limit", err)
 		}
 	})
 }

@@ -46,7 +46,7 @@ func TestSubscriptionKeepsDeliveringPastMalformedEntries(t *testing.T) {
 	bad(`event: invalid CloudEvent: specversion: "0.3", want "1.0"`, "event", `{"specversion":"0.3","id":"1","source":"s","type":"t"}`)
 	good()
 	bad(`metadata: not a JSON object of strings`, "event", goodEvent, "metadata", `{"a":1}`)
-	bad(`over the 1048576-byte limit`, "event", goodEvent, "junk", strings.Repeat("x", 2<<20))
+	bad(`over the 8388608-byte limit`, "event", goodEvent, "junk", strings.Repeat("x", 9<<20))
 	good()
 
 	sub, err := b.Subscriber("handler")

@@ -50,8 +50,8 @@ func TestUnmarshalFlagsMalformedEntries(t *testing.T) {
 			`metadata: not a JSON object of strings: `, false},
 		{"metadata_that_is_null", map[string]any{"event": goodEvent, "metadata": `null`},
 			`metadata: null, want a JSON object of strings`, true},
-		{"an_entry_over_the_size_limit", map[string]any{"event": goodEvent, "junk": strings.Repeat("x", 2_000_000)},
-			fmt.Sprintf(`entry is %d bytes, over the 1048576-byte limit`, len("event")+len(goodEvent)+len("junk")+2_000_000), true},
+		{"an_entry_over_the_size_limit", map[string]any{"event": goodEvent, "junk": strings.Repeat("x", 9_000_000)},
+			fmt.Sprintf(`entry is %d bytes, over the 8388608-byte limit`, len("event")+len(goodEvent)+len("junk")+9_000_000), true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/driftwatch/driftwatch/pipeline/fault"
 )
 
 // Marshaller is the wire format (see the package documentation) as a watermill-redisstream
@@ -25,7 +27,8 @@ func (m Marshaller) Marshal(_ string, msg *message.Message) (map[string]any, err
 		return nil, err
 	}
 	if m.MaxEntryBytes > 0 && e.Size() > m.MaxEntryBytes {
-		return nil, fmt.Errorf("entry is %d bytes, over the %d-byte limit", e.Size(), m.MaxEntryBytes)
+		// Deterministic: publishing it again cannot help, so the stage poisons it at once.
+		return nil, fault.Permanent(fmt.Errorf("entry is %d bytes, over the %d-byte limit", e.Size(), m.MaxEntryBytes))
 	}
 	return e.Values(), nil
 }

@@ -136,7 +136,8 @@ async function ciPage(id) {
   show(el("h1", {}, "CI " + ci.ci_id),
     el("div", { class: "grid" },
       stat("Type", ci.ci_type || "—"), stat("Template", ci.template_id || "—"),
-      stat("Open drifts", ci.open_drifts), stat("Last observed", when(ci.last_observed_at) || "never")),
+      stat("Open drifts", ci.open_drifts), stat("Last observed", when(ci.last_observed_at) || "never"),
+      stat("Verification", (ci.verification || "—").replaceAll("_", " "))),
     el("h2", {}, "Drifts"), cards.length ? el("div", { id: "ci-drifts" }, ...cards) : el("p", { class: "muted" }, "No drift."),
     el("h2", {}, "History"), history);
   try {
