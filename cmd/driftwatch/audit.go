@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"text/tabwriter"
 	"time"
 )
@@ -48,16 +49,16 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := oneOf("format", *format, "table", "json"); err != nil {
 		return usageError(stderr, "audit", "%v", err)
 	}
-	path := "/drift/cis/" + url.PathEscape(pos[0]) + "/history"
+	q := url.Values{}
 	if *asOf != "" {
 		t, err := time.Parse(time.RFC3339Nano, *asOf)
 		if err != nil {
 			return usageError(stderr, "audit", "--as-of: %q is not an RFC 3339 time such as 2026-05-04T12:30:00Z", *asOf)
 		}
-		path += "?as_of=" + url.QueryEscape(t.Format(time.RFC3339Nano))
+		q.Set("as_of", t.Format(time.RFC3339Nano))
 	}
-	var raw json.RawMessage
-	if err := c.call(ctx, http.MethodGet, path, nil, http.StatusOK, &raw); err != nil {
+	raw, err := readHistory(ctx, c, pos[0], q)
+	if err != nil {
 		return failure(stderr, "audit", exitFailed, routeError(err, http.MethodGet, "/drift/cis/{id}/history"))
 	}
 	if *format == "json" {
@@ -79,4 +80,51 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return failure(stderr, "audit", exitFailed, err)
 	}
 	return exitOK
+}
+
+// historyPageSize is how many facts audit asks for per page: the API's most.
+const historyPageSize = 1000
+
+// readHistory reads every page of a CI's history (following next with after) and returns the
+// answer as the API gave it: the first page's members, its items those of every page, without
+// next.
+func readHistory(ctx context.Context, c *apiClient, ci string, q url.Values) (json.RawMessage, error) {
+	path := "/drift/cis/" + url.PathEscape(ci) + "/history"
+	q = cloneValues(q)
+	q.Set("limit", strconv.Itoa(historyPageSize))
+	var doc map[string]json.RawMessage
+	var items []json.RawMessage
+	for {
+		var raw json.RawMessage
+		if err := c.call(ctx, http.MethodGet, path+"?"+q.Encode(), nil, http.StatusOK, &raw); err != nil {
+			return nil, err
+		}
+		var page struct {
+			Items []json.RawMessage `json:"items"`
+			Next  uint64            `json:"next"`
+		}
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return nil, fmt.Errorf("decode the history: %w", err)
+		}
+		if doc == nil {
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				return nil, fmt.Errorf("decode the history: %w", err)
+			}
+			if page.Next == 0 {
+				return raw, nil // one page: the answer as it is
+			}
+		}
+		items = append(items, page.Items...)
+		if page.Next == 0 || len(page.Items) == 0 {
+			break
+		}
+		q.Set("after", strconv.FormatUint(page.Next, 10))
+	}
+	delete(doc, "next")
+	all, err := json.Marshal(nonNil(items))
+	if err != nil {
+		return nil, err
+	}
+	doc["items"] = all
+	return json.Marshal(doc)
 }

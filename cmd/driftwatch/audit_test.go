@@ -32,6 +32,10 @@ func historyStub(t *testing.T) (*httptest.Server, func() []string) {
 		case r.Method == http.MethodGet && r.URL.Path == "/drift/cis/web-01/history":
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, historyAnswer)
+		case r.URL.Path == "/drift/cis/web-03/history" && r.URL.Query().Get("after") == "":
+			fmt.Fprint(w, `{"ci_id":"web-03","items":[{"position":3,"time":"2026-05-04T12:00:00Z","type":"drift.detected","summary":"first"}],"next":3}`)
+		case r.URL.Path == "/drift/cis/web-03/history" && r.URL.Query().Get("after") == "3":
+			fmt.Fprint(w, `{"ci_id":"web-03","items":[{"position":9,"time":"2026-05-04T12:00:01Z","type":"drift.resolved","summary":"second"}]}`)
 		default:
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusNotFound)
@@ -60,7 +64,7 @@ func TestAuditPrintsACIsHistory(t *testing.T) {
 		strings.Index(rows[0], "SUMMARY") != strings.Index(rows[2], "drift on") {
 		t.Fatalf("audit table, want a header and two aligned rows:\n%s", r.stdout)
 	}
-	if q := queries(); len(q) != 1 || q[0] != "as_of=2026-05-04T12%3A30%3A00Z" {
+	if q := queries(); len(q) != 1 || q[0] != "as_of=2026-05-04T12%3A30%3A00Z&limit=1000" {
 		t.Fatalf("queries %q, want as_of", q)
 	}
 
@@ -69,8 +73,16 @@ func TestAuditPrintsACIsHistory(t *testing.T) {
 	if r.stdout != historyAnswer+"\n" {
 		t.Fatalf("audit --format json printed %q, want the answer as it is", r.stdout)
 	}
-	if q := queries(); q[len(q)-1] != "" {
-		t.Fatalf("without --as-of the query is %q, want none", q[len(q)-1])
+	if q := queries(); q[len(q)-1] != "limit=1000" {
+		t.Fatalf("without --as-of the query is %q, want the page size alone", q[len(q)-1])
+	}
+
+	// Every page, one answer.
+	r = runCLI(t, append([]string{"audit", "--format", "json", "web-03"}, api...)...)
+	wantExit(t, "audit of two pages", r, 0)
+	if want := `{"ci_id":"web-03","items":[{"position":3,"time":"2026-05-04T12:00:00Z","type":"drift.detected","summary":"first"},` +
+		`{"position":9,"time":"2026-05-04T12:00:01Z","type":"drift.resolved","summary":"second"}]}` + "\n"; r.stdout != want {
+		t.Fatalf("audit of two pages printed %s, want %s", r.stdout, want)
 	}
 
 	for name, args := range map[string][]string{
@@ -83,4 +95,24 @@ func TestAuditPrintsACIsHistory(t *testing.T) {
 			t.Fatalf("%s: stdout %q, stderr %q; want one line on stderr", name, r.stdout, r.stderr)
 		}
 	}
+}
+
+func TestAuditReadsARunningServersHistory(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	exercise(t, s, "web-40")
+	r := s.cli("audit", "web-40")
+	wantExit(t, "audit", r, 0)
+	for _, typ := range []string{"drift.detected", "drift.resolved"} {
+		if !strings.Contains(r.stdout, "  "+typ+"  ") {
+			t.Fatalf("audit shows no %s:\n%s", typ, r.stdout)
+		}
+	}
+	// As of a moment before anything happened, there is no history yet.
+	r = s.cli("audit", "web-40", "--as-of", "2000-01-01T00:00:00Z", "--format", "json")
+	wantExit(t, "audit --as-of", r, 0)
+	if strings.Contains(r.stdout, "drift.detected") {
+		t.Fatalf("the history as of 2000 holds a drift:\n%s", r.stdout)
+	}
+	wantExit(t, "audit of an unknown CI", s.cli("audit", "web-49"), 1)
 }
