@@ -197,3 +197,18 @@ func TestCheckCountsStaleAndNeverVerifiedCIsAndReadsEveryPage(t *testing.T) {
 		t.Fatalf("check table:\n%s", r.stdout)
 	}
 }
+
+func TestCheckCountsACIWithoutRecentObservationsAsStale(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), "--expected-interval", "1s")
+	s.put(http.MethodPut, "/templates/web-vm", vmTemplate)
+	s.observe(observation("web-12-1", "web-12", "on"))
+	s.waitVerified("web-12")
+	var r cliResult
+	proctest.WaitUntil(t, 15*time.Second, "check says web-12 is stale", func() bool {
+		r = s.cli("check", "--ci", "web-12", "--format", "junit")
+		return strings.Contains(r.stdout, `type="stale"`)
+	})
+	wantExit(t, "check of a stale CI", r, 1)
+	testenv.ValidJUnit(t, []byte(r.stdout))
+}

@@ -60,6 +60,13 @@ func TestEventsListShowAndAck(t *testing.T) {
 		t.Fatalf("events ack: %+v (%v)\n%s", d, err, r.stdout)
 	}
 	wantExit(t, "events ack without a token", runCLI(t, "events", "ack", id, "--api", s.url), 1)
+
+	// The default policy names no remediation: the API refuses, saying why, on one line.
+	r = s.cli("events", "remediate", id)
+	wantExit(t, "events remediate without a remediation", r, 1)
+	if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "409") {
+		t.Fatalf("events remediate: stderr %q, want one line with the 409", r.stderr)
+	}
 }
 
 func TestEventsRemediate(t *testing.T) {
