@@ -65,7 +65,9 @@ func env(key, def string) string {
 	return def
 }
 
-// parseFlags reads the flags of a subcommand over the environment's defaults.
+// parseFlags reads the flags of serve (withHTTP) or worker over the environment's defaults
+// and validates them, in one call without the command line's help and usage handling (see
+// runEngine): for tests of the flags.
 func parseFlags(name string, args []string, withHTTP bool) (config, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
