@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/driftwatch/driftwatch/handlers/enrich"
+	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
 	"github.com/driftwatch/driftwatch/handlers/ingest"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
@@ -91,6 +92,18 @@ func (s submitter) Emit(ctx context.Context, recs ...event.Record) error {
 		if err := s.a.emitter.Emit(ctx, out.Records...); err != nil {
 			return err
 		}
+		s.a.ingest.Published(out)
 	}
 	return nil
+}
+
+// netboxHook is the API's NetBox webhook receiver.
+type netboxHook struct{ s *netbox.Sync }
+
+// Verify implements api.NetBoxHook.
+func (h netboxHook) Verify(body []byte, signature string) error { return h.s.Verify(body, signature) }
+
+// Webhook implements api.NetBoxHook.
+func (h netboxHook) Webhook(ctx context.Context, body []byte) (any, error) {
+	return h.s.Webhook(ctx, body)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/handlers/enrich"
+	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
 	"github.com/driftwatch/driftwatch/handlers/enrich/template"
 	"github.com/driftwatch/driftwatch/handlers/ingest"
 	"github.com/driftwatch/driftwatch/pipeline/bus"
@@ -59,6 +61,7 @@ type app struct {
 
 	ingest    *ingest.Ingest
 	desired   enrich.DesiredSource
+	netbox    *netbox.Source // nil without --netbox-url
 	dockerCli *client.Client
 
 	closers []io.Closer // closed in reverse order
@@ -160,11 +163,31 @@ func (a *app) openModels(name string, need models) error {
 	a.runner = r
 	a.closers = append(a.closers, r)
 	if a.catalog != nil {
-		if a.desired, err = template.New(a.catalog, r); err != nil {
+		templates, err := template.New(a.catalog, r)
+		if err != nil {
 			return err
+		}
+		a.desired = templates
+		if a.netbox, err = netboxSource(a.cfg); err != nil {
+			return err
+		}
+		if a.netbox != nil {
+			a.desired = enrich.Precedence{a.netbox, templates}
 		}
 	}
 	return nil
+}
+
+// netboxSource is the NetBox desired-state source when --netbox-url is set.
+func netboxSource(c config) (*netbox.Source, error) {
+	if c.NetBoxURL == "" {
+		return nil, nil
+	}
+	token := os.Getenv("DRIFTWATCH_NETBOX_TOKEN")
+	if token == "" {
+		return nil, errors.New("--netbox-url: DRIFTWATCH_NETBOX_TOKEN must hold a NetBox API token")
+	}
+	return netbox.New(netbox.Config{URL: c.NetBoxURL, Token: token, CacheTTL: c.NetBoxCacheTTL})
 }
 
 // Close releases everything, the last opened first.

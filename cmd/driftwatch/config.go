@@ -49,6 +49,21 @@ type config struct {
 	// RedisTrimInterval is how often the Redis streams are trimmed of what every group has
 	// acknowledged ($DRIFTWATCH_REDIS_TRIM_INTERVAL); default 10s, negative: never.
 	RedisTrimInterval time.Duration
+	// NetBoxURL, when set, makes NetBox a desired-state source ($DRIFTWATCH_NETBOX_URL), ahead
+	// of templates; its token comes from $DRIFTWATCH_NETBOX_TOKEN and the webhooks' shared
+	// secret from $DRIFTWATCH_NETBOX_WEBHOOK_SECRET (never from flags, which ps shows).
+	NetBoxURL string
+	// NetBoxCacheTTL is how long a CI's desired state from NetBox is served from the cache
+	// ($DRIFTWATCH_NETBOX_CACHE_TTL); default 60s. Webhooks and the change log invalidate it
+	// sooner.
+	NetBoxCacheTTL time.Duration
+	// NetBoxChangesEvery is how often serve reads NetBox's change log
+	// ($DRIFTWATCH_NETBOX_CHANGES_EVERY); default 30s.
+	NetBoxChangesEvery time.Duration
+	// ComplianceRules is a YAML file of compliance rules evaluated over Ansible facts
+	// ($DRIFTWATCH_COMPLIANCE_RULES; deploy/ansible/compliance.yaml is an example); empty:
+	// none.
+	ComplianceRules string
 	// ExpectedInterval is the longest a CI may go without an observation and still count as
 	// verified ($DRIFTWATCH_EXPECTED_INTERVAL); default 15m. Keep it above the agents'
 	// snapshot interval and --unchanged-every.
@@ -108,6 +123,22 @@ func engineFlags(fs *flag.FlagSet, withHTTP bool) (*config, error) {
 		return nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
 	}
 	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
+	fs.StringVar(&c.ComplianceRules, "compliance-rules", env("DRIFTWATCH_COMPLIANCE_RULES", ""), "YAML file of compliance rules over Ansible facts (deploy/ansible/compliance.yaml); empty: none")
+	fs.StringVar(&c.NetBoxURL, "netbox-url", env("DRIFTWATCH_NETBOX_URL", ""), "NetBox base URL: desired state from NetBox (token in $DRIFTWATCH_NETBOX_TOKEN); empty: none")
+	for _, d := range []struct {
+		into       *time.Duration
+		flag, env  string
+		def, usage string
+	}{
+		{&c.NetBoxCacheTTL, "netbox-cache-ttl", "DRIFTWATCH_NETBOX_CACHE_TTL", "60s", "how long a CI's desired state from NetBox is cached"},
+		{&c.NetBoxChangesEvery, "netbox-changes-every", "DRIFTWATCH_NETBOX_CHANGES_EVERY", "30s", "how often NetBox's change log is read (catches up webhooks lost while down)"},
+	} {
+		v, err := time.ParseDuration(env(d.env, d.def))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.env, err)
+		}
+		fs.DurationVar(d.into, d.flag, v, d.usage)
+	}
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
 		expected, err := time.ParseDuration(env("DRIFTWATCH_EXPECTED_INTERVAL", "15m"))

@@ -94,18 +94,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return usageError(stderr, "", "unknown command %q", cmd)
 }
 
+// engineEnv ends the help of serve and worker: the environment their flags default to.
+const engineEnv = `Flags default to the environment: DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL,
+DRIFTWATCH_EVENTSTORE_URL, DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER,
+DRIFTWATCH_LOG_LEVEL, DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR,
+DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_UNCHANGED_EVERY, DRIFTWATCH_REDIS_CLAIM_IDLE,
+DRIFTWATCH_REDIS_TRIM_INTERVAL, DRIFTWATCH_EXPECTED_INTERVAL, DRIFTWATCH_COMPLIANCE_RULES,
+DRIFTWATCH_NETBOX_URL, DRIFTWATCH_NETBOX_CACHE_TTL, DRIFTWATCH_NETBOX_CHANGES_EVERY,
+DRIFTWATCH_PPROF. NetBox's token and webhook secret come from the environment only:
+DRIFTWATCH_NETBOX_TOKEN, DRIFTWATCH_NETBOX_WEBHOOK_SECRET.
+`
+
 const serveUsage = `usage: driftwatch serve [flags]
 
 Runs the pipeline's stages, the read models and the HTTP API in one process, on the embedded
 event store and bus (data in --data-dir) or on Redis Streams (--redis) and EventStoreDB
 (--eventstore), until SIGINT or SIGTERM.
 
-Flags default to the environment: DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL,
-DRIFTWATCH_EVENTSTORE_URL, DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER,
-DRIFTWATCH_LOG_LEVEL, DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR,
-DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_UNCHANGED_EVERY, DRIFTWATCH_REDIS_CLAIM_IDLE,
-DRIFTWATCH_REDIS_TRIM_INTERVAL, DRIFTWATCH_EXPECTED_INTERVAL, DRIFTWATCH_PPROF.
-`
+` + engineEnv
 
 const workerUsage = `usage: driftwatch worker <stage> --redis URL --eventstore URL [flags]
 
@@ -113,12 +119,7 @@ Runs one stage alone, over Redis Streams and the event store every process share
 stages scale out as processes. Stages: ingest, enrich, diff, policy, emit, action, and
 docker-source (the Docker watcher; it needs --redis and --docker-host only).
 
-Flags default to the environment: DRIFTWATCH_DATA_DIR, DRIFTWATCH_REDIS_URL,
-DRIFTWATCH_EVENTSTORE_URL, DRIFTWATCH_HTTP, DRIFTWATCH_STAGES, DRIFTWATCH_CONSUMER,
-DRIFTWATCH_LOG_LEVEL, DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR,
-DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_UNCHANGED_EVERY, DRIFTWATCH_REDIS_CLAIM_IDLE,
-DRIFTWATCH_REDIS_TRIM_INTERVAL, DRIFTWATCH_PPROF.
-`
+` + engineEnv
 
 // runEngine is `driftwatch serve` and `driftwatch worker <stage>`: it runs until ctx ends.
 func runEngine(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) int {

@@ -12,11 +12,16 @@ import (
 	"path/filepath"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/driftwatch/driftwatch/handlers/command"
 	"github.com/driftwatch/driftwatch/handlers/enrich"
+	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
+	"github.com/driftwatch/driftwatch/handlers/source/ansible"
+	"github.com/driftwatch/driftwatch/handlers/source/streams"
+	"github.com/driftwatch/driftwatch/pipeline/bus/redisbus"
 	"github.com/driftwatch/driftwatch/projections/api"
 	"github.com/driftwatch/driftwatch/projections/tokens"
 )
@@ -79,10 +84,31 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	facts, err := factsReader(c)
+	if err != nil {
+		return err
+	}
+	inputs, err := inputStreams(c, a, facts, log)
+	if err != nil {
+		return err
+	}
+	var nbSync *netbox.Sync
+	var nbHook api.NetBoxHook
+	if a.netbox != nil {
+		nbSync, err = netbox.NewSync(netbox.SyncConfig{
+			Secret:     []byte(os.Getenv("DRIFTWATCH_NETBOX_WEBHOOK_SECRET")),
+			CursorFile: filepath.Join(cmp.Or(c.DataDir, "."), "netbox-changes.cursor"),
+			Every:      c.NetBoxChangesEvery,
+		}, a.netbox, rec.Reconcile, log.Named("netbox"))
+		if err != nil {
+			return err
+		}
+		nbHook = netboxHook{nbSync}
+	}
 	h, err := api.New(api.Config{EnrolToken: as.EnrolToken, ExpectedInterval: c.ExpectedInterval, ReplayDir: replayDir}, api.Deps{
 		Store: a.store, Emitter: a.emitter, Runner: a.runner, Drifts: a.drifts, Catalog: a.catalog, Agents: a.agents,
 		Door: door{a.ingest}, Reconciler: sweeper{rec}, States: a.states,
-		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"),
+		Tokens: tokens.Verifier{Store: a.store}, TokenCommands: tokenCmds, TokenList: a.tokens, Metrics: a.metrics, Logger: log.Named("api"), NetBox: nbHook, Facts: facts,
 		Templates: command.Templates{Store: a.store, Now: a.now}, Policies: command.Policies{Store: a.store, Now: a.now},
 		Acknowledgements: command.Acknowledgements{Store: a.store, Now: a.now}, Actions: command.Actions{Store: a.store, Now: a.now},
 	})
@@ -103,6 +129,12 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	}
 	g.Go(func() error { return a.runner.Run(ctx) })
 	g.Go(func() error { return follower.Run(ctx) })
+	if nbSync != nil {
+		g.Go(func() error { return nbSync.Run(ctx) })
+	}
+	if inputs != nil {
+		g.Go(func() error { return inputs.Run(ctx) })
+	}
 	if len(ss) > 0 {
 		g.Go(func() error { return a.router.Run(ctx) })
 	}
@@ -126,6 +158,43 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 		return srv.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// inputStreams is the consumer of SPEC-080's input streams (drift.file_changed,
+// vm.power_changed, network.changed, ansible.facts_collected) when serve runs over Redis.
+func inputStreams(c config, a *app, facts ansible.Reader, log *zap.Logger) (*streams.Consumer, error) {
+	if c.RedisURL == "" {
+		return nil, nil
+	}
+	opts, err := goredis.ParseURL(c.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	rdb := goredis.NewClient(opts)
+	a.closers = append(a.closers, rdb)
+	consumer := c.Consumer
+	if consumer == "" {
+		if consumer, err = redisbus.DefaultConsumer(streams.Group); err != nil {
+			return nil, err
+		}
+	}
+	return streams.NewConsumer(streams.Config{Consumer: consumer, Facts: facts}, rdb, submitter{a}, log.Named("input-streams"))
+}
+
+// factsReader reads Ansible facts documents, with the compliance rules of --compliance-rules.
+func factsReader(c config) (ansible.Reader, error) {
+	if c.ComplianceRules == "" {
+		return ansible.Reader{}, nil
+	}
+	raw, err := os.ReadFile(c.ComplianceRules)
+	if err != nil {
+		return ansible.Reader{}, fmt.Errorf("--compliance-rules: %w", err)
+	}
+	rules, err := ansible.LoadRules(raw, c.ComplianceRules)
+	if err != nil {
+		return ansible.Reader{}, fmt.Errorf("--compliance-rules: %w", err)
+	}
+	return ansible.Reader{Rules: rules}, nil
 }
 
 // bootstrapAdmin makes sure an admin can get in: DRIFTWATCH_ADMIN_TOKEN, or on the first

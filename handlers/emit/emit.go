@@ -139,7 +139,7 @@ func (s *Emit) resolve(in event.Message[event.PolicyEvaluated_v2], l *ledger.Led
 			}
 			reason = "has a desired state"
 		default:
-			if f, checked := drift.FieldOf(field, v.Checked); !checked || f != field || slices.Contains(v.Differs, field) {
+			if !judged(field, v.Checked) || overlaps(field, v.Differs) {
 				continue
 			}
 		}
@@ -153,6 +153,32 @@ func (s *Emit) resolve(in event.Message[event.PolicyEvaluated_v2], l *ledger.Led
 		}))
 	}
 	return out
+}
+
+// judged reports whether a verdict that checked these pointers judged field whole: field is
+// one of its fields, or lies below a checked pointer. A drift opened at a finer grain (from
+// an observation scoped to one file) is judged by a full observation, whose fields are the
+// top-level members.
+func judged(field string, checked []string) bool {
+	if f, ok := drift.FieldOf(field, checked); ok && f == field {
+		return true
+	}
+	for _, c := range checked {
+		if drift.UnderPointer(field, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// overlaps reports whether a differing field is field, or lies above or below it.
+func overlaps(field string, differs []string) bool {
+	for _, d := range differs {
+		if d == field || drift.UnderPointer(d, field) || drift.UnderPointer(field, d) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Emit) record(in event.Message[event.PolicyEvaluated_v2], id string, f event.Fact) event.Record {

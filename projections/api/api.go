@@ -139,6 +139,8 @@ type Deps struct {
 	TokenCommands TokenCommands
 	// TokenList lists tokens (GET /tokens).
 	TokenList TokenLister
+	// Facts reads Ansible facts documents (POST /facts); optional (nil: 409).
+	Facts FactsReader
 	// NetBox takes NetBox's webhooks; optional (nil: POST /webhooks/netbox answers 409).
 	NetBox NetBoxHook
 	// Templates, Policies, Acknowledgements and Actions decide template and policy changes,

@@ -21,6 +21,7 @@ import (
 	"github.com/driftwatch/driftwatch/handlers/command"
 	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
 	"github.com/driftwatch/driftwatch/handlers/ingest"
+	"github.com/driftwatch/driftwatch/handlers/source/ansible"
 	"github.com/driftwatch/driftwatch/pipeline/auth"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/eventstore"
@@ -210,7 +211,7 @@ func newFixtureOn(t *testing.T, store eventstore.Store, cfg api.Config) *fixture
 	f.handler, err = api.New(cfg, api.Deps{
 		Store: store, Emitter: emitter, Runner: r, Drifts: f.drifts, Catalog: f.catalog, Agents: f.agents, Logger: zap.NewNop(),
 		Door: door{in}, Reconciler: f.reconciler, States: st,
-		Tokens: tokens.Verifier{Store: store}, TokenCommands: cmds, TokenList: f.tokens, Metrics: prometheus.NewRegistry(), NetBox: f.netbox,
+		Tokens: tokens.Verifier{Store: store}, TokenCommands: cmds, TokenList: f.tokens, Metrics: prometheus.NewRegistry(), NetBox: f.netbox, Facts: ansible.Reader{},
 		Templates: command.Templates{Store: store, Now: clock, NewID: newID}, Policies: command.Policies{Store: store, Now: clock, NewID: newID},
 		Acknowledgements: command.Acknowledgements{Store: store, Now: clock}, Actions: command.Actions{Store: store, Now: clock},
 		Now:   clock,

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/driftwatch/driftwatch/pipeline/auth"
 	"net/http"
 	"strings"
 
+	"github.com/driftwatch/driftwatch/pipeline/auth"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
 	"github.com/driftwatch/driftwatch/pipeline/fault"
@@ -56,6 +56,13 @@ func (a *api) submitObservation(w http.ResponseWriter, r *http.Request) error {
 		// refused before anything is recorded.
 		return unauthorized(w, "POST /observations needs an operator token (Authorization: Bearer <token>) or an observation signed by an enrolled agent")
 	}
+	return a.admit(w, r, in)
+}
+
+// admit has the door decide a submitted observation and answers for it: 400 naming each bad
+// field, 401 or 403 for credentials that do not allow it (recorded as rejected), 202 once
+// its facts are durable.
+func (a *api) admit(w http.ResponseWriter, r *http.Request, in event.ObservationSubmitted_v1) error {
 	msg := event.Message[event.ObservationSubmitted_v1]{
 		ID:      event.DeriveID("observation-submitted", in.CIID, in.ID, a.NewID()),
 		Subject: in.CIID,
@@ -113,4 +120,56 @@ func decodeObservation(r *http.Request) (event.ObservationSubmitted_v1, error) {
 		return in, badRequest("the body is not valid JSON: " + err.Error())
 	}
 	return in, invalid("observation", err)
+}
+
+// FactsReader turns a facts document (what Ansible's setup, package_facts and service_facts
+// produce, as deploy/ansible/collect-facts.yml posts it) into one observation of the host;
+// an adapter over handlers/source/ansible implements it. A document it cannot use is an
+// error marked fault.Permanent that names the field.
+type FactsReader interface {
+	Observe(doc []byte) (event.ObservationSubmitted_v1, error)
+}
+
+// submitFacts is POST /facts: one host's Ansible facts, observed as the host's packages,
+// services, firmware and compliance (only the members the facts carry change), then admitted
+// as POST /observations admits an observation.
+func (a *api) submitFacts(w http.ResponseWriter, r *http.Request) error {
+	if a.Facts == nil {
+		return conflict("Ansible facts are not taken by this server")
+	}
+	mt, err := mediaType(r)
+	if err != nil {
+		return err
+	}
+	if mt != mediaJSON {
+		return unsupported(mt, mediaJSON)
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	in, err := a.Facts.Observe(data)
+	if fault.IsPermanent(err) {
+		return badRequest("the facts cannot be used: "+err.Error(), factsParam(err))
+	}
+	if err != nil {
+		return fmt.Errorf("observe facts: %w", err)
+	}
+	return a.admit(w, r, in)
+}
+
+// factsParam names the field a facts error is about: the text before its first colon after
+// the parser's prefix ("parse ansible facts: ansible_facts.packages: ...").
+func factsParam(err error) InvalidParam {
+	msg := err.Error()
+	for _, prefix := range []string{"parse ansible facts: ", "observe ansible facts: "} {
+		if i := strings.Index(msg, prefix); i >= 0 {
+			msg = msg[i+len(prefix):]
+		}
+	}
+	name, reason, found := strings.Cut(msg, ": ")
+	if !found {
+		return InvalidParam{Name: "body", Reason: msg}
+	}
+	return InvalidParam{Name: name, Reason: reason}
 }

@@ -43,6 +43,7 @@ func (a *api) table() []Route {
 		{Method: "GET", Path: "/healthz", Role: auth.Anonymous, Summary: "liveness and how far the read models are", handle: a.healthz},
 
 		{Method: "POST", Path: "/observations", Role: auth.Operator, Signed: true, Summary: "submit an observation", handle: a.submitObservation},
+		{Method: "POST", Path: "/facts", Role: auth.Operator, Summary: "submit one host's Ansible facts", handle: a.submitFacts},
 		{Method: "GET", Path: "/drift/events", Role: auth.Viewer, Summary: "list drifts", handle: a.listDrifts},
 		{Method: "GET", Path: "/drift/events/{id}", Role: auth.Viewer, Summary: "one drift", handle: a.getDrift},
 		{Method: "GET", Path: "/drift/events/stream", Role: auth.Viewer, Summary: "follow drift lifecycle events (server-sent events)", handle: a.streamDrifts},

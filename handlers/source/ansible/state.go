@@ -153,3 +153,19 @@ func (f Facts) Observation(rules Rules) (event.ObservationSubmitted_v1, error) {
 	}
 	return event.ObservationSubmitted_v1{Observation: obs, Scope: slices.Sorted(maps.Keys(st))}, nil
 }
+
+// Reader turns facts documents into observations, with the compliance outcome of Rules; the
+// API's POST /facts and the ansible.facts_collected stream use it.
+type Reader struct {
+	Rules Rules
+}
+
+// Observe parses one facts document and returns it as one observation of the host. Every
+// error names the field at fault and is marked fault.Permanent.
+func (r Reader) Observe(doc []byte) (event.ObservationSubmitted_v1, error) {
+	f, err := Parse(doc)
+	if err != nil {
+		return event.ObservationSubmitted_v1{}, err
+	}
+	return f.Observation(r.Rules)
+}
