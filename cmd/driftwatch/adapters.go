@@ -39,6 +39,7 @@ func (r reconcileCIs) ReconcileCIs(context.Context) ([]enrich.CI, error) {
 			ObservationID: c.LastObservationID, StateHash: c.StateHash, ObservedAt: c.LastObservedAt}
 		if e := c.Evaluation; e != nil {
 			out[i].Evaluated = &enrich.Evaluated{StateHash: e.StateHash, DesiredHash: e.Desired.Hash, PolicyID: e.PolicyID, PolicyVersion: e.PolicyVersion}
+			out[i].VerdictPosition = e.Position
 		}
 	}
 	return out, nil

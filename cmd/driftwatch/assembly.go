@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/driftwatch/driftwatch/handlers/enrich"
+	"github.com/driftwatch/driftwatch/handlers/enrich/gitdir"
 	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
 	"github.com/driftwatch/driftwatch/handlers/enrich/template"
 	"github.com/driftwatch/driftwatch/handlers/ingest"
@@ -62,6 +64,7 @@ type app struct {
 	ingest    *ingest.Ingest
 	desired   enrich.DesiredSource
 	netbox    *netbox.Source // nil without --netbox-url
+	gitdir    *gitdir.Source // nil without --templates-dir
 	dockerCli *client.Client
 
 	closers []io.Closer // closed in reverse order
@@ -167,12 +170,27 @@ func (a *app) openModels(name string, need models) error {
 		if err != nil {
 			return err
 		}
-		a.desired = templates
+		// The one precedence rule: NetBox, then the templates directory, then the API's
+		// templates (enrich.Precedence).
+		var sources enrich.Precedence
 		if a.netbox, err = netboxSource(a.cfg); err != nil {
 			return err
 		}
 		if a.netbox != nil {
-			a.desired = enrich.Precedence{a.netbox, templates}
+			sources = append(sources, a.netbox)
+		}
+		if a.cfg.TemplatesDir != "" {
+			if a.gitdir, err = gitdir.New(a.cfg.TemplatesDir); err != nil {
+				return fmt.Errorf("--templates-dir: %w", err)
+			}
+			for _, e := range a.gitdir.Errors() {
+				a.log.Error("Template file refused; its last good version stays in force", zap.Error(e))
+			}
+			sources = append(sources, a.gitdir)
+		}
+		a.desired = templates
+		if len(sources) > 0 {
+			a.desired = append(sources, templates)
 		}
 	}
 	return nil
@@ -247,3 +265,14 @@ func closeLogged(log *zap.Logger, c io.Closer) {
 }
 
 var errAlreadyClosed = errors.New("already closed")
+
+// followTemplatesDir reads --templates-dir again every --templates-every until ctx ends,
+// calling changed after a change of a template in force.
+func (a *app) followTemplatesDir(ctx context.Context, changed func(commit string)) {
+	if a.gitdir == nil {
+		return
+	}
+	a.gitdir.Follow(ctx, a.cfg.TemplatesEvery, changed, func(err error) {
+		a.log.Error("Template file refused; its last good version stays in force", zap.Error(err))
+	})
+}

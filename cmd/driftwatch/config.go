@@ -60,6 +60,11 @@ type config struct {
 	// NetBoxChangesEvery is how often serve reads NetBox's change log
 	// ($DRIFTWATCH_NETBOX_CHANGES_EVERY); default 30s.
 	NetBoxChangesEvery time.Duration
+	// TemplatesDir, when set, is a directory (a Git checkout) of desired-state files, ahead
+	// of the API's templates and behind NetBox ($DRIFTWATCH_TEMPLATES_DIR); TemplatesEvery is
+	// how often it is read again for changes ($DRIFTWATCH_TEMPLATES_EVERY, default 2s).
+	TemplatesDir   string
+	TemplatesEvery time.Duration
 	// ComplianceRules is a YAML file of compliance rules evaluated over Ansible facts
 	// ($DRIFTWATCH_COMPLIANCE_RULES; deploy/ansible/compliance.yaml is an example); empty:
 	// none.
@@ -68,6 +73,9 @@ type config struct {
 	// verified ($DRIFTWATCH_EXPECTED_INTERVAL); default 15m. Keep it above the agents'
 	// snapshot interval and --unchanged-every.
 	ExpectedInterval time.Duration
+	// NotifyConfig is the notification config file, YAML or JSON ($DRIFTWATCH_NOTIFY_CONFIG);
+	// default none: serve runs no notify stage.
+	NotifyConfig string
 	// PprofAddr, when set, serves net/http/pprof on this address ($DRIFTWATCH_PPROF), so that
 	// a running server can be profiled; default off.
 	PprofAddr string
@@ -123,6 +131,7 @@ func engineFlags(fs *flag.FlagSet, withHTTP bool) (*config, error) {
 		return nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
 	}
 	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
+	fs.StringVar(&c.TemplatesDir, "templates-dir", env("DRIFTWATCH_TEMPLATES_DIR", ""), "directory (a Git checkout) of JSON/YAML desired-state files, followed for changes; empty: none")
 	fs.StringVar(&c.ComplianceRules, "compliance-rules", env("DRIFTWATCH_COMPLIANCE_RULES", ""), "YAML file of compliance rules over Ansible facts (deploy/ansible/compliance.yaml); empty: none")
 	fs.StringVar(&c.NetBoxURL, "netbox-url", env("DRIFTWATCH_NETBOX_URL", ""), "NetBox base URL: desired state from NetBox (token in $DRIFTWATCH_NETBOX_TOKEN); empty: none")
 	for _, d := range []struct {
@@ -130,6 +139,7 @@ func engineFlags(fs *flag.FlagSet, withHTTP bool) (*config, error) {
 		flag, env  string
 		def, usage string
 	}{
+		{&c.TemplatesEvery, "templates-every", "DRIFTWATCH_TEMPLATES_EVERY", "2s", "how often --templates-dir is read again for changes"},
 		{&c.NetBoxCacheTTL, "netbox-cache-ttl", "DRIFTWATCH_NETBOX_CACHE_TTL", "60s", "how long a CI's desired state from NetBox is cached"},
 		{&c.NetBoxChangesEvery, "netbox-changes-every", "DRIFTWATCH_NETBOX_CHANGES_EVERY", "30s", "how often NetBox's change log is read (catches up webhooks lost while down)"},
 	} {
@@ -139,6 +149,7 @@ func engineFlags(fs *flag.FlagSet, withHTTP bool) (*config, error) {
 		}
 		fs.DurationVar(d.into, d.flag, v, d.usage)
 	}
+	fs.StringVar(&c.NotifyConfig, "notify-config", env("DRIFTWATCH_NOTIFY_CONFIG", ""), "notification config (YAML or JSON): receivers, routes, the variables holding secrets; empty: no notify stage")
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
 		expected, err := time.ParseDuration(env("DRIFTWATCH_EXPECTED_INTERVAL", "15m"))
@@ -189,6 +200,10 @@ func (c config) validate() error {
 func (c config) stageList() []string {
 	switch c.Stages {
 	case "", "all":
+		if c.NotifyConfig == "" {
+			// Notifications are opt-in: they need receivers.
+			return without(stageNames(), "notify")
+		}
 		return stageNames()
 	case "none":
 		return nil

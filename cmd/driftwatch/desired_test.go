@@ -2,10 +2,15 @@ package main_test
 
 import (
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/driftwatch/driftwatch/internal/testsupport/proctest"
+	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 )
 
 // TestATemplateChangeReevaluatesEveryCIItGovernsAtOnce: a drift stayed open 30 s after its
@@ -69,5 +74,66 @@ func TestATemplateChangeReevaluatesEveryCIItGovernsAtOnce(t *testing.T) {
 	s.do(http.MethodGet, "/drift/cis/tv-01", nil, &ci)
 	if ci.Evaluation.Desired.Version != 3 || ci.Evaluation.Reevaluation == "" {
 		t.Fatalf("tv-01's last verdict %+v, want a re-evaluation against version 3", ci.Evaluation)
+	}
+}
+
+// TestATemplatesDirectoryInGitIsDesiredStateAndItsCommitsReevaluate: serve --templates-dir on
+// a Git checkout: its files govern the CIs of their types, named with file and commit; a
+// commit that changes a file re-evaluates at once; a bad file is refused and the last good
+// version stays in force.
+func TestATemplatesDirectoryInGitIsDesiredStateAndItsCommitsReevaluate(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("git"); err != nil {
+		testenv.Missing(t, "git is not in PATH: apt-get install git")
+	}
+	repo := t.TempDir()
+	git := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.org"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	write := func(body string) {
+		if err := os.WriteFile(filepath.Join(repo, "web-vm.yaml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git("init", "-q")
+	write("resource_type: vm\ntemplate_definition:\n  power_state: \"on\"\n  cpu_count: 2\n  memory_mb: 4096\n")
+	git("add", ".")
+	git("commit", "-q", "-m", "vms are on")
+	s := startServer(t, t.TempDir(), "--templates-dir", repo, "--templates-every", "200ms")
+	s.observe(observation("git-1", "git-01", "off"))
+	s.waitForDrifts("git-01", "open", 1)
+	var ci struct {
+		Evaluation struct {
+			Desired struct {
+				Source string `json:"source"`
+				Ref    string `json:"ref"`
+				Commit string `json:"commit"`
+			} `json:"desired"`
+		} `json:"evaluation"`
+	}
+	s.do(http.MethodGet, "/drift/cis/git-01", nil, &ci)
+	if d := ci.Evaluation.Desired; d.Source != "git" || d.Ref != "web-vm.yaml" || d.Commit != git("rev-parse", "HEAD") {
+		t.Fatalf("judged against %+v, want web-vm.yaml at HEAD", d)
+	}
+
+	write("resource_type: vm\ntemplate_definition:\n  power_state: \"off\"\n  cpu_count: 2\n  memory_mb: 4096\n")
+	git("commit", "-q", "-am", "vms are off")
+	proctest.WaitUntil(t, 3*time.Second, "the commit resolves git-01's drift", func() bool {
+		return s.drifts("?ci=git-01&status=resolved").Total == 1
+	})
+
+	write("resource_type: vm\ntemplate_definition: [not, an, object]\n")
+	git("commit", "-q", "-am", "broken")
+	proctest.WaitUntil(t, 3*time.Second, "the bad file is refused, naming it", func() bool {
+		return strings.Contains(s.Output.String(), "web-vm.yaml") && strings.Contains(s.Output.String(), "Template file refused")
+	})
+	s.observe(observation("git-2", "git-01", "off"))
+	time.Sleep(300 * time.Millisecond)
+	if l := s.drifts("?ci=git-01&status=open"); l.Total != 0 {
+		t.Fatalf("%d open drifts: the last good version (off) should still be in force", l.Total)
 	}
 }

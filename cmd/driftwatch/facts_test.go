@@ -77,3 +77,43 @@ func TestRealAnsibleFactsReachDriftwatchAndComplianceRulesJudgeThem(t *testing.T
 		t.Fatalf("drift %+v, want the missing package", d)
 	}
 }
+
+// TestFactsPackageDrift: with approved packages as the desired state and each package its own
+// field, a package the facts report beyond the approved ones is drift; the same facts again
+// open nothing new; facts without it resolve it.
+func TestFactsPackageDrift(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	ssh := "1:9.2p1-2+deb12u6"
+	s.put(http.MethodPut, "/templates/approved", map[string]any{"template_id": "approved", "resource_type": "node",
+		"template_definition": map[string]any{"packages": map[string]any{"openssh-server": ssh}}})
+	s.put(http.MethodPost, "/drift/policies", map[string]any{"id": "approved-packages", "ci_type": "node",
+		"monitored_fields": []string{"/packages/*"}, "severity": "high", "category": "package"})
+	facts := func(at time.Time, extra bool) map[string]any {
+		pkgs := map[string]any{"openssh-server": []map[string]any{{"name": "openssh-server", "version": "1:9.2p1-2+deb12u6", "arch": "amd64", "source": "apt"}}}
+		if extra {
+			pkgs["netcat-traditional"] = []map[string]any{{"name": "netcat-traditional", "version": "1.10-47", "arch": "amd64", "source": "apt"}}
+		}
+		return map[string]any{"host": "pkg-01", "ansible_facts": map[string]any{"hostname": "pkg-01",
+			"date_time": map[string]any{"iso8601": at.UTC().Format(time.RFC3339)}, "packages": pkgs}}
+	}
+	post := func(doc map[string]any) {
+		if code := s.do(http.MethodPost, "/facts", doc, nil); code != http.StatusAccepted {
+			t.Fatalf("POST /facts: %d", code)
+		}
+	}
+	start := time.Now().Add(-time.Minute)
+	post(facts(start, true))
+	l := s.waitForDrifts("pkg-01", "open", 1)
+	if d := l.Items[0]; d.Field != "/packages/netcat-traditional" || d.Category != "package" {
+		t.Fatalf("drift %+v, want the unapproved package", d)
+	}
+	post(facts(start, true))
+	post(facts(start.Add(time.Second), true))
+	time.Sleep(300 * time.Millisecond)
+	if l := s.drifts("?ci=pkg-01"); l.Total != 1 {
+		t.Fatalf("%d drifts after the same facts again, want the one", l.Total)
+	}
+	post(facts(start.Add(2*time.Second), false))
+	s.waitForDrifts("pkg-01", "resolved", 1)
+}

@@ -36,7 +36,7 @@ const usage = `usage: driftwatch <command> [flags] [arguments]
 
 Run:
   serve                 the pipeline, the read models and the HTTP API in one process
-  worker <stage>        one stage alone over Redis (stages: ingest, enrich, diff, policy, emit, action, docker-source)
+  worker <stage>        one stage alone over Redis (stages: ingest, enrich, diff, policy, emit, action, notify, docker-source)
   rebuild               rebuild the read models from the event store (driftwatch stopped)
   bench                 measure throughput and latency (about 15 minutes)
 
@@ -101,6 +101,7 @@ DRIFTWATCH_LOG_LEVEL, DRIFTWATCH_DOCKER_HOST, DRIFTWATCH_DOCKER_SELECTOR,
 DRIFTWATCH_QUARANTINE_NETWORK, DRIFTWATCH_UNCHANGED_EVERY, DRIFTWATCH_REDIS_CLAIM_IDLE,
 DRIFTWATCH_REDIS_TRIM_INTERVAL, DRIFTWATCH_EXPECTED_INTERVAL, DRIFTWATCH_COMPLIANCE_RULES,
 DRIFTWATCH_NETBOX_URL, DRIFTWATCH_NETBOX_CACHE_TTL, DRIFTWATCH_NETBOX_CHANGES_EVERY,
+DRIFTWATCH_TEMPLATES_DIR, DRIFTWATCH_TEMPLATES_EVERY, DRIFTWATCH_NOTIFY_CONFIG,
 DRIFTWATCH_PPROF. NetBox's token and webhook secret come from the environment only:
 DRIFTWATCH_NETBOX_TOKEN, DRIFTWATCH_NETBOX_WEBHOOK_SECRET.
 `
@@ -109,15 +110,16 @@ const serveUsage = `usage: driftwatch serve [flags]
 
 Runs the pipeline's stages, the read models and the HTTP API in one process, on the embedded
 event store and bus (data in --data-dir) or on Redis Streams (--redis) and EventStoreDB
-(--eventstore), until SIGINT or SIGTERM.
+(--eventstore), until SIGINT or SIGTERM. The notify stage runs when --notify-config is given.
 
 ` + engineEnv
 
 const workerUsage = `usage: driftwatch worker <stage> --redis URL --eventstore URL [flags]
 
 Runs one stage alone, over Redis Streams and the event store every process shares, so that
-stages scale out as processes. Stages: ingest, enrich, diff, policy, emit, action, and
-docker-source (the Docker watcher; it needs --redis and --docker-host only).
+stages scale out as processes. Stages: ingest, enrich, diff, policy, emit, action, notify
+(with --notify-config), and docker-source (the Docker watcher; it needs --redis and
+--docker-host only).
 
 ` + engineEnv
 

@@ -82,6 +82,9 @@ var stages = []stage{
 		}
 		return router.Add(a.router, "action-run", action.RunnerTopic, s)
 	}},
+	// The notify stage tells drift openings, acknowledgements and resolutions to the
+	// receivers of --notify-config; serve runs it when that is given.
+	{name: "notify", add: func(a *app) error { return a.addNotify() }},
 }
 
 // stageNames lists the stages by name.

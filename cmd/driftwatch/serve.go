@@ -135,6 +135,20 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if inputs != nil {
 		g.Go(func() error { return inputs.Run(ctx) })
 	}
+	g.Go(func() error {
+		a.followTemplatesDir(ctx, func(commit string) {
+			reason := "templates directory changed"
+			if commit != "" {
+				reason += " (commit " + commit + ")"
+			}
+			if sw, err := rec.Reconcile(ctx, reason, nil); err != nil && ctx.Err() == nil {
+				log.Warn("Re-evaluation after a templates directory change failed", zap.Error(err))
+			} else if sw.Requested > 0 {
+				log.Info("Re-evaluating CIs after a templates directory change", zap.String("reason", reason), zap.Int("requested", sw.Requested))
+			}
+		})
+		return nil
+	})
 	if len(ss) > 0 {
 		g.Go(func() error { return a.router.Run(ctx) })
 	}
@@ -245,6 +259,7 @@ func worker(ctx context.Context, c config, log *zap.Logger) error {
 			return fmt.Errorf("add stage %s: %w", s.name, err)
 		}
 	}
+	g.Go(func() error { a.followTemplatesDir(ctx, func(string) {}); return nil })
 	log.Info("Running worker", zap.String("stage", role))
 	g.Go(func() error { return a.router.Run(ctx) })
 	return g.Wait()

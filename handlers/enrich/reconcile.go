@@ -18,8 +18,10 @@ type CI struct {
 	ObservationID                    string
 	StateHash                        string
 	ObservedAt                       time.Time
-	// Evaluated is the last verdict: nil when the CI was never evaluated.
-	Evaluated *Evaluated
+	// Evaluated is the last verdict: nil when the CI was never evaluated. VerdictPosition is
+	// its place in the event store.
+	Evaluated       *Evaluated
+	VerdictPosition uint64
 }
 
 // Evaluated names what a CI's last verdict was judged on.
@@ -145,9 +147,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, reason string, match func(CI
 		if ci.Evaluated != nil && *ci.Evaluated == want {
 			continue
 		}
-		// The desired state's source and version are in the id: a template changed back to a
-		// definition it had before is judged again.
-		id := event.DeriveID("evaluation-requested", ci.CIID, want.StateHash, want.DesiredHash, d.Source, fmt.Sprint(d.Version), want.PolicyID, fmt.Sprint(want.PolicyVersion))
+		// The id names what is judged and the verdict it follows: sweeps that run before the
+		// pipeline judged the CI ask again with the same id, and a desired state changed back
+		// to one it had before (A, B, A) is judged again.
+		id := event.DeriveID("evaluation-requested", ci.CIID, want.StateHash, want.DesiredHash, d.Source, fmt.Sprint(d.Version),
+			want.PolicyID, fmt.Sprint(want.PolicyVersion), fmt.Sprint(ci.VerdictPosition))
 		batch = append(batch, event.Record{ID: id, Subject: ci.CIID, Time: now, Fact: event.EvaluationRequested_v1{
 			RequestedAt: now.UTC(), Observed: event.Observed{
 				ObservationID: ci.ObservationID, CIID: ci.CIID, CIType: ci.CIType, TemplateID: ci.TemplateID, Source: ci.Source,

@@ -41,6 +41,8 @@ const (
 	TypeTokensBootstrapped = "io.driftwatch.tokens.bootstrapped.v1"
 
 	TypeTemplatesRanked = "io.driftwatch.templates.ranked.v1"
+
+	TypeNotificationSent = "io.driftwatch.notification.sent.v1"
 )
 
 // route says where a fact type travels: its bus topic and its event-store stream prefix.
@@ -81,6 +83,8 @@ var routes = map[string]route{
 	TypeTokensBootstrapped: {stream: TokensBootstrapStream},
 
 	TypeTemplatesRanked: {stream: "precedence-"},
+
+	TypeNotificationSent: {stream: NotificationStreamPrefix},
 }
 
 // ObservationStreamPrefix starts the event-store stream of one CI's observations
@@ -94,6 +98,10 @@ const EvaluationStreamPrefix = "evaluation-"
 // ActionStreamPrefix starts the event-store stream that holds one CI's actions (requested,
 // succeeded, failed).
 const ActionStreamPrefix = "action-"
+
+// NotificationStreamPrefix starts the event-store stream of one drift's notifications (its
+// subject is the drift id).
+const NotificationStreamPrefix = "notification-"
 
 // DriftStreamPrefix starts the event-store stream that holds one CI's drift lifecycle
 // (detected, acknowledged, resolved); decisions on it use optimistic concurrency.

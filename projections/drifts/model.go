@@ -117,7 +117,7 @@ func (m *Model) Apply(tx *bolt.Tx, ev projections.Event) error {
 		if err != nil {
 			return projections.Skip(err)
 		}
-		return b.evaluated(msg.Fact)
+		return b.evaluated(msg.Fact, uint64(ev.Position))
 	case event.TypeDriftDetected:
 		msg, err := event.Decode[event.DriftDetected_v1](ev.Envelope)
 		if err != nil {

@@ -50,7 +50,7 @@ func (b model) observed(o observation) error {
 
 // evaluated records the last verdict on a CI: the state, desired state and policy it was
 // judged on.
-func (b model) evaluated(v event.PolicyEvaluated_v2) error {
+func (b model) evaluated(v event.PolicyEvaluated_v2, pos uint64) error {
 	o := v.Observed
 	if o.CIID == "" {
 		return projections.Skip(errors.New("verdict without ci_id"))
@@ -68,7 +68,7 @@ func (b model) evaluated(v event.PolicyEvaluated_v2) error {
 	}
 	ci.Evaluation = &Evaluation{
 		ObservationID: o.ObservationID, StateHash: o.StateHash, ObservedAt: o.ObservedAt.UTC(), Reevaluation: o.Reevaluation,
-		Desired: v.Desired, PolicyID: v.PolicyID, PolicyVersion: v.PolicyVersion, Differs: len(v.Differs),
+		Desired: v.Desired, PolicyID: v.PolicyID, PolicyVersion: v.PolicyVersion, Differs: len(v.Differs), Position: pos,
 	}
 	ci.GoverningTemplate = nil
 	if v.Desired.TemplateID != "" {

@@ -95,6 +95,8 @@ type Evaluation struct {
 	PolicyVersion int              `json:"policy_version,omitempty"`
 	// Differs counts the checked fields that differed.
 	Differs int `json:"differs"`
+	// Position is the verdict's place in the event store.
+	Position uint64 `json:"position,omitempty"`
 }
 
 // Counts splits a number of drifts by status.
