@@ -59,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "driftwatch-agent: %v\n%s", err, usage)
+		fmt.Fprintf(stderr, "driftwatch-agent: %v (see driftwatch-agent --help)\n", err)
 		return 2
 	}
 	raw, err := os.ReadFile(o.config)
@@ -260,5 +260,7 @@ func newLogger(level string) (*zap.Logger, error) {
 	}
 	cfg.Level = lvl
 	cfg.Sampling = nil
-	return cfg.Build()
+	// Stack traces are for bugs (DPanic and above), not for failures that are expected,
+	// such as a server that cannot be reached.
+	return cfg.Build(zap.AddStacktrace(zap.DPanicLevel))
 }

@@ -253,7 +253,9 @@ func newLogger(level string) (*zap.Logger, error) {
 	}
 	cfg.Level = lvl
 	cfg.Sampling = nil
-	return cfg.Build()
+	// Stack traces are for bugs (DPanic and above), not for failures that are expected,
+	// such as a server that cannot be reached.
+	return cfg.Build(zap.AddStacktrace(zap.DPanicLevel))
 }
 
 func closeLogged(log *zap.Logger, c io.Closer) {

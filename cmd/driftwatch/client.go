@@ -79,16 +79,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any, wan
 		return err
 	}
 	if status != want {
-		var p struct {
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(raw, &p) != nil || p.Detail == "" {
-			p.Detail = strings.TrimSpace(string(raw))
-		}
-		if status == http.StatusUnauthorized && c.token == "" {
-			p.Detail += " (give a token with --token or DRIFTWATCH_TOKEN)"
-		}
-		return &apiError{Status: status, Detail: p.Detail}
+		return c.answerError(status, raw)
 	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -96,4 +87,19 @@ func (c *apiClient) call(ctx context.Context, method, path string, body any, wan
 		}
 	}
 	return nil
+}
+
+// answerError is the *apiError of an answer with an unexpected status: the problem's detail,
+// else the answer's text.
+func (c *apiClient) answerError(status int, raw []byte) error {
+	var p struct {
+		Detail string `json:"detail"`
+	}
+	if json.Unmarshal(raw, &p) != nil || p.Detail == "" {
+		p.Detail = strings.TrimSpace(string(raw))
+	}
+	if status == http.StatusUnauthorized && c.token == "" {
+		p.Detail += " (give a token with --token or DRIFTWATCH_TOKEN)"
+	}
+	return &apiError{Status: status, Detail: p.Detail}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -87,10 +88,26 @@ func env(key, def string) string {
 	return def
 }
 
-// parseFlags reads the flags of a subcommand over the environment's defaults.
+// parseFlags reads the flags of serve (withHTTP) or worker over the environment's defaults
+// and validates them, in one call without the command line's help and usage handling (see
+// runEngine): for tests of the flags.
 func parseFlags(name string, args []string, withHTTP bool) (config, []string, error) {
-	var c config
-	fs := flag.NewFlagSet("driftwatch "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c, err := engineFlags(fs, withHTTP)
+	if err != nil {
+		return config{}, nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return *c, nil, err
+	}
+	return *c, fs.Args(), c.validate()
+}
+
+// engineFlags defines the flags of serve (withHTTP) and worker on fs, over the environment's
+// defaults; the config is filled in when fs is parsed. It fails on a bad environment value.
+func engineFlags(fs *flag.FlagSet, withHTTP bool) (*config, error) {
+	c := &config{}
 	fs.StringVar(&c.DataDir, "data-dir", env("DRIFTWATCH_DATA_DIR", "./driftwatch-data"), "data directory of the embedded engines and read models")
 	fs.StringVar(&c.RedisURL, "redis", env("DRIFTWATCH_REDIS_URL", ""), "Redis URL (redis://host:port/db); empty: the embedded bus")
 	fs.StringVar(&c.EventStoreURL, "eventstore", env("DRIFTWATCH_EVENTSTORE_URL", ""), "EventStoreDB connection string (esdb://...); empty: the embedded store")
@@ -101,17 +118,17 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 	fs.StringVar(&c.QuarantineNetwork, "quarantine-network", env("DRIFTWATCH_QUARANTINE_NETWORK", "driftwatch-quarantine"), "network that quarantined containers keep")
 	every, err := time.ParseDuration(env("DRIFTWATCH_UNCHANGED_EVERY", "1m"))
 	if err != nil {
-		return c, nil, fmt.Errorf("DRIFTWATCH_UNCHANGED_EVERY: %w", err)
+		return nil, fmt.Errorf("DRIFTWATCH_UNCHANGED_EVERY: %w", err)
 	}
 	fs.DurationVar(&c.UnchangedEvery, "unchanged-every", every, "record an observation that repeats a CI's state at most this often (negative: every one)")
 	claimIdle, err := time.ParseDuration(env("DRIFTWATCH_REDIS_CLAIM_IDLE", "30s"))
 	if err != nil {
-		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_CLAIM_IDLE: %w", err)
+		return nil, fmt.Errorf("DRIFTWATCH_REDIS_CLAIM_IDLE: %w", err)
 	}
 	fs.DurationVar(&c.RedisClaimIdle, "redis-claim-idle", claimIdle, "take over a Redis entry another consumer has held unacknowledged this long")
 	trim, err := time.ParseDuration(env("DRIFTWATCH_REDIS_TRIM_INTERVAL", "10s"))
 	if err != nil {
-		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
+		return nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
 	}
 	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
 	fs.StringVar(&c.TemplatesDir, "templates-dir", env("DRIFTWATCH_TEMPLATES_DIR", ""), "directory (a Git checkout) of JSON/YAML desired-state files, followed for changes; empty: none")
@@ -128,7 +145,7 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 	} {
 		v, err := time.ParseDuration(env(d.env, d.def))
 		if err != nil {
-			return c, nil, fmt.Errorf("%s: %w", d.env, err)
+			return nil, fmt.Errorf("%s: %w", d.env, err)
 		}
 		fs.DurationVar(d.into, d.flag, v, d.usage)
 	}
@@ -137,16 +154,13 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 	if withHTTP {
 		expected, err := time.ParseDuration(env("DRIFTWATCH_EXPECTED_INTERVAL", "15m"))
 		if err != nil {
-			return c, nil, fmt.Errorf("DRIFTWATCH_EXPECTED_INTERVAL: %w", err)
+			return nil, fmt.Errorf("DRIFTWATCH_EXPECTED_INTERVAL: %w", err)
 		}
 		fs.DurationVar(&c.ExpectedInterval, "expected-interval", expected, "a CI without an observation for longer is stale, not in sync (coverage)")
 		fs.StringVar(&c.HTTPAddr, "http", env("DRIFTWATCH_HTTP", "127.0.0.1:8080"), "HTTP API listen address")
 		fs.StringVar(&c.Stages, "stages", env("DRIFTWATCH_STAGES", "all"), `stages to run in this process: "all", "none" or a comma-separated list`)
 	}
-	if err := fs.Parse(args); err != nil {
-		return c, nil, err
-	}
-	return c, fs.Args(), c.validate()
+	return c, nil
 }
 
 func (c config) validate() error {

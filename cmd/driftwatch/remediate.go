@@ -3,49 +3,63 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
-// remediate is `driftwatch quarantine|release|remediate <drift-id>`: it asks a running
-// driftwatch's API for the action on the drift's CI (remediate: the one its policy names) and prints the answer (JSON) on stdout. It returns 0 when
-// the action succeeded or is still being performed, 1 when it failed or the API refused it,
-// and 2 for bad usage.
+const actionUsage = `usage: driftwatch remediate|quarantine|release [flags] <drift-id>
+
+Asks a running driftwatch for an action on the drift's CI (operator token): remediate performs
+the one the drift's policy names, quarantine disconnects the container from every network but
+the quarantine network, release reconnects it. Prints the answer (JSON) on stdout. Exit code 0 when the action succeeded or is still
+being performed, 1 when it failed or the API refused it, 2 for bad usage.
+`
+
+// remediate is `driftwatch remediate|quarantine|release <drift-id>`.
 func remediate(ctx context.Context, kind string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("driftwatch "+kind, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
 	c := clientFlags(fs)
-	by := fs.String("by", env("USER", ""), "who asks, recorded with the request")
-	reason := fs.String("reason", "", "why, recorded with the request")
-	wait := fs.Duration("wait", 10*time.Second, "how long the API waits for the outcome")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	a := actionFlags(fs)
+	pos, code, ok := parseCLI(fs, actionUsage, args, []string{"drift-id"}, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "driftwatch %s: need one drift id, got %q\n%s", kind, fs.Args(), usage)
-		return 2
-	}
-	body, err := json.Marshal(map[string]string{"by": *by, "reason": *reason})
-	if err != nil {
-		fmt.Fprintf(stderr, "driftwatch %s: %v\n", kind, err)
-		return 2
-	}
-	ctx, cancel := context.WithTimeout(ctx, *wait+30*time.Second)
+	return a.request(ctx, c, kind, pos[0], kind, stdout, stderr)
+}
+
+// actionArgs are the flags of a command that asks for an action on a drift.
+type actionArgs struct {
+	by, reason string
+	wait       time.Duration
+}
+
+func actionFlags(fs *flag.FlagSet) *actionArgs {
+	a := &actionArgs{}
+	fs.StringVar(&a.by, "by", env("USER", ""), "who asks, recorded with the request")
+	fs.StringVar(&a.reason, "reason", "", "why, recorded with the request")
+	fs.DurationVar(&a.wait, "wait", 10*time.Second, "how long the API waits for the outcome")
+	return a
+}
+
+// request posts the action (POST /drift/events/{id}/<action>) for command cmd and prints the
+// answer. It returns 0 when the action succeeded or is still being performed, 1 when it failed
+// or the API refused it.
+func (a *actionArgs) request(ctx context.Context, c *apiClient, cmd, driftID, action string, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(ctx, a.wait+30*time.Second)
 	defer cancel()
-	var in map[string]string
-	_ = json.Unmarshal(body, &in)
-	status, raw, err := c.do(ctx, http.MethodPost, fmt.Sprintf("/drift/events/%s/%s?wait=%s", url.PathEscape(fs.Arg(0)), kind, *wait), in)
+	body := map[string]string{"by": a.by}
+	if a.reason != "" {
+		body["reason"] = a.reason
+	}
+	path := fmt.Sprintf("/drift/events/%s/%s?wait=%s", url.PathEscape(driftID), action, a.wait)
+	status, raw, err := c.do(ctx, http.MethodPost, path, body)
 	if err != nil {
-		fmt.Fprintf(stderr, "driftwatch %s: %v\n", kind, err)
-		return 1
+		return failure(stderr, cmd, exitFailed, err)
 	}
 	var answer struct {
 		Status string `json:"status"`
@@ -54,15 +68,23 @@ func remediate(ctx context.Context, kind string, args []string, stdout, stderr i
 	switch {
 	case status == http.StatusOK && answer.Status == "succeeded":
 		fmt.Fprintf(stdout, "%s\n", raw)
-		return 0
+		return exitOK
 	case status == http.StatusAccepted:
 		fmt.Fprintf(stdout, "%s\n", raw)
-		fmt.Fprintf(stderr, "driftwatch %s: requested; the outcome was not known within %s\n", kind, *wait)
-		return 0
+		fmt.Fprintf(stderr, "driftwatch: %s: requested; the outcome was not known within %s\n", cmd, a.wait)
+		return exitOK
 	case status == http.StatusOK:
 		fmt.Fprintf(stdout, "%s\n", raw)
-		return 1
+		return exitFailed
 	}
-	fmt.Fprintf(stderr, "driftwatch %s: %s: %s\n", kind, http.StatusText(status), raw)
-	return 1
+	return failure(stderr, cmd, exitFailed, routeError(c.answerError(status, raw), http.MethodPost, "/drift/events/{id}/"+action))
+}
+
+// routeError adds to a 404 that no route answered (rather than an unknown resource) which
+// route the server lacks: it runs an older driftwatch.
+func routeError(err error, method, route string) error {
+	if e, ok := err.(*apiError); ok && e.Status == http.StatusNotFound && strings.HasPrefix(e.Detail, "no resource at ") {
+		return fmt.Errorf("%w (this server has no %s %s route; it runs an older driftwatch)", err, method, route)
+	}
+	return err
 }

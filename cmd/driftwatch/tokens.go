@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,23 +20,19 @@ They need an admin token. create prints the new token's secret once, on stdout.
 
 // tokenCommand is `driftwatch token create|list|revoke`, over the API.
 func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, tokenUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	sub, args, code, ok := subcommand("token", tokenUsage, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	fs := flag.NewFlagSet("driftwatch token "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tokenUsage) }
+	cmdName := "token " + sub
+	fs := flag.NewFlagSet(cmdName, flag.ContinueOnError)
 	c := clientFlags(fs)
 	var err error
-	switch args[0] {
+	switch sub {
 	case "create":
 		name := fs.String("name", "", "what the token is for (shown in lists and on what it does)")
 		role := fs.String("role", "", "viewer, operator or admin")
-		if code, ok := parseCLI(fs, args[1:], 0, stdout, stderr); !ok {
+		if _, code, ok := parseCLI(fs, tokenUsage, args, nil, stdout, stderr); !ok {
 			return code
 		}
 		var out struct {
@@ -52,7 +47,7 @@ func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	case "list":
 		revoked := fs.Bool("revoked", false, "list revoked tokens too")
-		if code, ok := parseCLI(fs, args[1:], 0, stdout, stderr); !ok {
+		if _, code, ok := parseCLI(fs, tokenUsage, args, nil, stdout, stderr); !ok {
 			return code
 		}
 		var out struct {
@@ -79,42 +74,19 @@ func tokenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	case "revoke":
 		reason := fs.String("reason", "", "why, recorded with the revocation")
-		if code, ok := parseCLI(fs, args[1:], 1, stdout, stderr); !ok {
+		pos, code, ok := parseCLI(fs, tokenUsage, args, []string{"token-id"}, stdout, stderr)
+		if !ok {
 			return code
 		}
-		err = c.call(ctx, http.MethodDelete, "/tokens/"+url.PathEscape(fs.Arg(0))+"?reason="+url.QueryEscape(*reason), nil, http.StatusNoContent, nil)
+		err = c.call(ctx, http.MethodDelete, "/tokens/"+url.PathEscape(pos[0])+"?reason="+url.QueryEscape(*reason), nil, http.StatusNoContent, nil)
 		if err == nil {
-			fmt.Fprintf(stderr, "revoked token %s\n", fs.Arg(0))
+			fmt.Fprintf(stderr, "revoked token %s\n", pos[0])
 		}
 	default:
-		fmt.Fprintf(stderr, "driftwatch token: unknown subcommand %q\n", args[0])
-		return 2
+		return usageError(stderr, "token", "unknown subcommand %q", sub)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "driftwatch token %s: %v\n", args[0], err)
-		return 1
+		return failure(stderr, cmdName, exitFailed, err)
 	}
-	return 0
-}
-
-// parseCLI parses a CLI command's flags, wanting nargs arguments: --help prints usage and
-// exits 0; a usage error prints one line and exits 2. ok is false when the command stops.
-func parseCLI(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) (code int, ok bool) {
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	fs.SetOutput(stderr)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
-		fs.Usage()
-		fs.PrintDefaults()
-		return 0, false
-	case err != nil:
-		fmt.Fprintf(stderr, "%s: %v (see --help)\n", fs.Name(), err)
-		return 2, false
-	case fs.NArg() != nargs:
-		fmt.Fprintf(stderr, "%s: want %d argument(s), got %d (see --help)\n", fs.Name(), nargs, fs.NArg())
-		return 2, false
-	}
-	return 0, true
+	return exitOK
 }

@@ -6,14 +6,10 @@ import (
 	"errors"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/driftwatch/driftwatch/internal/testsupport/testenv"
 	"github.com/driftwatch/driftwatch/pipeline/drift"
@@ -95,68 +91,14 @@ func goldenJSON(t *testing.T, name string, got []byte) {
 // validJUnit checks doc against the JUnit schema with xmllint.
 func validJUnit(t *testing.T, doc []byte) {
 	t.Helper()
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		testenv.Missing(t, "xmllint not found (Debian package libxml2-utils)")
-	}
-	testenv.ConformanceFile(t, "junit", "JUnit.xsd")
-	path := filepath.Join(t.TempDir(), "report.xml")
-	if err := os.WriteFile(path, doc, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(xmllint, "--noout", "--schema", testenv.ConformancePath(t, "junit", "JUnit.xsd"), path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("xmllint rejects the report: %v\n%s", err, out)
-	}
+	testenv.ValidJUnit(t, doc)
 }
 
 // validSARIF checks doc against the OASIS SARIF 2.1.0 schema, formats (uri, date-time)
 // included, and returns it decoded (numbers as json.Number).
 func validSARIF(t *testing.T, doc []byte) any {
 	t.Helper()
-	raw := testenv.ConformanceFile(t, "sarif", "sarif-schema-2.1.0.json")
-	sch, err := sarifSchema(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatalf("not JSON: %v", err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		t.Fatalf("the SARIF schema rejects the log: %v", err)
-	}
-	// UnmarshalJSON refused anything but white space after the document; that is one newline.
-	if !bytes.HasSuffix(doc, []byte("}\n")) {
-		t.Fatalf("the log ends in %q, want one newline after the document", doc[max(0, len(doc)-10):])
-	}
-	return inst
-}
-
-var (
-	schemaOnce     sync.Once
-	schemaCompiled *jsonschema.Schema
-	schemaErr      error
-)
-
-// sarifSchema compiles the schema in raw once for every test, formats asserted; a compiled
-// schema is read-only, so tests share it.
-func sarifSchema(raw []byte) (*jsonschema.Schema, error) {
-	schemaOnce.Do(func() {
-		schema, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		c := jsonschema.NewCompiler()
-		c.AssertFormat()
-		const url = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-		if schemaErr = c.AddResource(url, schema); schemaErr != nil {
-			return
-		}
-		schemaCompiled, schemaErr = c.Compile(url)
-	})
-	return schemaCompiled, schemaErr
+	return testenv.ValidSARIF(t, doc)
 }
 
 type failingWriter struct{}
