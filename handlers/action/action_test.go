@@ -38,7 +38,7 @@ func TestPlanner(t *testing.T) {
 		{"stops_a_ci_that_should_be_stopped", detected(drift.ActionAutoCorrect, "/power_state", `"stopped"`), drift.ActionKindStop},
 		{"leaves_a_ci_that_should_be_paused", detected(drift.ActionAutoCorrect, "/power_state", `"paused"`), ""},
 		{"leaves_other_fields_to_other_executors", detected(drift.ActionAutoCorrect, "/networks", `["lan"]`), ""},
-		{"asks_nothing_for_manual_review", detected(drift.ActionManualReview, "/power_state", `"running"`), ""},
+		{"opens_a_change_request_for_manual_review", detected(drift.ActionManualReview, "/power_state", `"running"`), drift.ActionKindChangeRequest},
 		{"asks_nothing_without_an_action", detected(drift.ActionNone, "/power_state", `"running"`), ""},
 	}
 	for _, c := range cases {

@@ -20,10 +20,12 @@ const (
 const RequestedByPolicy = "policy"
 
 // Planner consumes DriftDetected_v1 and emits an ActionRequested_v1 for each action the
-// drift's policy asks for: action_type quarantine asks for a quarantine; auto_correct of the
-// power_state field asks for a start (desired "running") or a stop (desired "stopped"); other
-// drifts ask for nothing. The action id derives from the drift and the kind (event.ActionID),
-// so the planner is idempotent; it is pure and safe for concurrent use.
+// drift's policy asks for (see Plan): a change request with auto_change_request or
+// manual_review, and the first attempt of the policy's remediation (a quarantine; with
+// auto_correct, a playbook run with auto_remediate and a script, a run of the card's script
+// without auto_remediate, or a start or stop of the power state). A detect-only drift asks
+// for nothing. Action ids derive from the drift and the kind (event.ActionID), so the
+// planner is idempotent; it is pure and safe for concurrent use.
 type Planner struct {
 	now func() time.Time
 }
@@ -39,27 +41,55 @@ func NewPlanner(now func() time.Time) (*Planner, error) {
 // Handle implements router.Stage.
 func (p *Planner) Handle(_ context.Context, in event.Message[event.DriftDetected_v1]) ([]event.Record, error) {
 	d := in.Fact
-	kind, ok := Plan(d)
-	if !ok {
-		return nil, nil
-	}
-	id := event.ActionID(d.DriftID, kind)
 	at := p.now()
-	return []event.Record{{
-		ID:      event.DeriveID("action-requested", id),
-		Subject: d.CIID,
-		Time:    at,
-		Fact: event.ActionRequested_v1{
+	var out []event.Record
+	for _, kind := range PlanAll(d) {
+		id := event.ActionID(d.DriftID, kind)
+		req := event.ActionRequested_v1{
 			ActionID: id, Kind: kind, CIID: d.CIID, CIType: d.CIType, DriftID: d.DriftID,
 			PolicyID: d.PolicyID, ActionType: d.ActionType, Field: d.Field, Desired: d.Desired,
-			RequestedBy: RequestedByPolicy, Reason: "policy " + d.PolicyID + " asks for " + string(d.ActionType),
-			RequestedAt: at.UTC(),
-		},
-	}}, nil
+			RequestedBy: RequestedByPolicy, Reason: reason(d, kind), RequestedAt: at.UTC(),
+		}
+		if kind.Remediates() {
+			req.Attempt = 1
+		}
+		if kind == drift.ActionKindPlaybook || kind == drift.ActionKindScript {
+			req.Target = d.Script
+		}
+		out = append(out, event.Record{ID: event.DeriveID("action-requested", id), Subject: d.CIID, Time: at, CorrelationID: in.CorrelationID, CausationID: in.ID, Fact: req})
+	}
+	return out, nil
 }
 
-// Plan returns the action a drift's policy asks for, if any (see drift.Remediation).
+func reason(d event.DriftDetected_v1, kind drift.ActionKind) string {
+	if kind == drift.ActionKindChangeRequest && d.AutoChangeRequest {
+		return "policy " + d.PolicyID + " asks for a change request"
+	}
+	return "policy " + d.PolicyID + " asks for " + string(d.ActionType)
+}
+
+// Plan returns the remediation a drift's policy asks for, if any (see drift.Remedy).
 func Plan(d event.DriftDetected_v1) (drift.ActionKind, bool) {
-	kind, err := drift.Remediation(d.ActionType, d.Field, d.Desired)
+	kind, err := remedy(d).Remediation()
 	return kind, err == nil
+}
+
+// PlanAll returns every action the drift's policy asks for at once, the change request
+// first; none for a detect-only drift.
+func PlanAll(d event.DriftDetected_v1) []drift.ActionKind {
+	if d.DetectOnly {
+		return nil
+	}
+	var out []drift.ActionKind
+	if d.AutoChangeRequest || d.ActionType == drift.ActionManualReview {
+		out = append(out, drift.ActionKindChangeRequest)
+	}
+	if kind, ok := Plan(d); ok {
+		out = append(out, kind)
+	}
+	return out
+}
+
+func remedy(d event.DriftDetected_v1) drift.Remedy {
+	return drift.Remedy{ActionType: d.ActionType, Script: d.Script, AutoRemediate: d.AutoRemediate, Field: d.Field, Desired: d.Desired}
 }

@@ -41,7 +41,7 @@ func (s *Policy) Handle(_ context.Context, in event.Message[event.DiffComputed_v
 		Severity: p.Severity, Category: p.Category, DriftThreshold: p.DriftThreshold, Differing: len(d.Drifts),
 		ThresholdMet: len(d.Drifts) > 0 && len(d.Drifts) >= p.DriftThreshold,
 		ActionType:   p.ActionType, AutoChangeRequest: p.AutoChangeRequest, AutoRemediate: p.AutoRemediate,
-		Notify: p.Notify, Checked: d.Checked, Differs: make([]string, len(d.Drifts)),
+		Script: p.Script, Notify: p.Notify, Checked: d.Checked, Differs: make([]string, len(d.Drifts)),
 	}
 	for i, fd := range d.Drifts {
 		out.Differs[i] = fd.Field

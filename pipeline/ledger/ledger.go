@@ -1,6 +1,7 @@
 // Package ledger folds one CI's drift stream (drift-<ci_id>: detected, acknowledged,
-// resolved) into its current drifts, and commits decisions on it with optimistic concurrency,
-// so that there is at most one unresolved drift per (CI, field) whatever the number of
+// escalated, resolved) into its current drifts, and commits decisions on it with optimistic
+// concurrency, so that there is at most one unresolved drift per (CI, field) whatever the
+// number of
 // workers.
 package ledger
 
@@ -130,6 +131,14 @@ func (l *Ledger) apply(r eventstore.Recorded) error {
 		}
 		if d := l.drifts[m.Fact.DriftID]; d != nil && d.Status == drift.StatusOpen {
 			d.Status = drift.StatusAcknowledged
+		}
+	case event.TypeDriftEscalated:
+		m, err := event.Decode[event.DriftEscalated_v1](env)
+		if err != nil {
+			return err
+		}
+		if d := l.drifts[m.Fact.DriftID]; d != nil && d.Status != drift.StatusResolved {
+			d.Status = drift.StatusEscalated
 		}
 	case event.TypeDriftResolved:
 		m, err := event.Decode[event.DriftResolved_v1](env)
