@@ -55,6 +55,8 @@ type config struct {
 	// PprofAddr, when set, serves net/http/pprof on this address ($DRIFTWATCH_PPROF), so that
 	// a running server can be profiled; default off.
 	PprofAddr string
+	// Remediation is how the action stage runs playbooks and scripts and opens tickets.
+	Remediation remediationConfig
 }
 
 func env(key, def string) string {
@@ -91,6 +93,9 @@ func parseFlags(name string, args []string, withHTTP bool) (config, []string, er
 		return c, nil, fmt.Errorf("DRIFTWATCH_REDIS_TRIM_INTERVAL: %w", err)
 	}
 	fs.DurationVar(&c.RedisTrimInterval, "redis-trim-interval", trim, "trim Redis streams of entries every group acknowledged this often (negative: never)")
+	if err := remediationFlags(fs, &c.Remediation); err != nil {
+		return c, nil, err
+	}
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
 		expected, err := time.ParseDuration(env("DRIFTWATCH_EXPECTED_INTERVAL", "15m"))
@@ -131,6 +136,9 @@ func (c config) validate() error {
 	}
 	if c.QuarantineNetwork == "" {
 		errs = append(errs, errors.New("--quarantine-network: must not be empty"))
+	}
+	if err := c.Remediation.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
