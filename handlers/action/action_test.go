@@ -202,3 +202,52 @@ func TestRunnerDoesNotPerformAPolicysActionOnAResolvedDrift(t *testing.T) {
 		t.Fatalf("performs_a_persons_request_all_the_same: %v, %d calls", err, len(exec.calls()))
 	}
 }
+
+func TestPlanAll(t *testing.T) {
+	t.Parallel()
+	base := event.DriftDetected_v1{DriftID: "d-1", CIID: "files-1", PolicyID: "p", Field: "/files/motd", Desired: json.RawMessage(`"x"`)}
+	cases := []struct {
+		name   string
+		change func(*event.DriftDetected_v1)
+		want   []drift.ActionKind
+	}{
+		{"opens_a_change_request_and_runs_the_playbook", func(d *event.DriftDetected_v1) {
+			d.ActionType, d.Script, d.AutoRemediate, d.AutoChangeRequest = drift.ActionAutoCorrect, "restore-file", true, true
+		}, []drift.ActionKind{drift.ActionKindChangeRequest, drift.ActionKindPlaybook}},
+		{"runs_the_cards_script", func(d *event.DriftDetected_v1) {
+			d.ActionType, d.Script = drift.ActionAutoCorrect, "fix"
+		}, []drift.ActionKind{drift.ActionKindScript}},
+		{"only_opens_a_change_request_without_a_remediation", func(d *event.DriftDetected_v1) {
+			d.ActionType, d.AutoChangeRequest = drift.ActionNone, true
+		}, []drift.ActionKind{drift.ActionKindChangeRequest}},
+		{"does_nothing_in_detect_only_mode", func(d *event.DriftDetected_v1) {
+			d.ActionType, d.Script, d.AutoRemediate, d.AutoChangeRequest, d.DetectOnly = drift.ActionAutoCorrect, "restore-file", true, true, true
+		}, nil},
+	}
+	p, err := action.NewPlanner(time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d := base
+			c.change(&d)
+			out, err := p.Handle(context.Background(), event.Message[event.DriftDetected_v1]{ID: "in", Fact: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []drift.ActionKind
+			for _, r := range out {
+				a := r.Fact.(event.ActionRequested_v1)
+				got = append(got, a.Kind)
+				if a.Kind.Remediates() && (a.Attempt != 1 || (a.Kind != drift.ActionKindStart && a.Target != d.Script)) {
+					t.Errorf("remediation request %+v", a)
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("planned %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -390,6 +390,37 @@ func TestLoop_escalates_a_drift_whose_playbook_keeps_failing(t *testing.T) {
 	}
 }
 
+func TestLoop_tries_again_while_the_next_observation_still_finds_the_drift(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, "files-5", "noop", map[string][2]string{"motd": {"Welcome\n", "hacked\n"}})
+	reg, sn := remediation(t, inventory(t, tg))
+	l := newLoop(t, loopConfig{exec: reg, attempts: 2})
+	playbooks := func() (ok int) {
+		for _, s := range facts[event.ActionSucceeded_v1](l) {
+			if s.Kind == drift.ActionKindPlaybook {
+				ok++
+			}
+		}
+		return ok
+	}
+
+	l.send(tg.observe(t, l.clock.now()))
+	if n := playbooks(); n != 1 || len(facts[event.DriftEscalated_v1](l)) != 0 {
+		t.Fatalf("%d successful runs after the first observation, want 1 and no escalation", n)
+	}
+	l.send(tg.observe(t, l.clock.now()))
+	if n := playbooks(); n != 2 || len(facts[event.DriftEscalated_v1](l)) != 0 {
+		t.Fatalf("%d successful runs after the drift was observed again, want 2 and no escalation", n)
+	}
+	l.send(tg.observe(t, l.clock.now()))
+	if n, esc := playbooks(), facts[event.DriftEscalated_v1](l); n != 2 || len(esc) != 1 || esc[0].Attempts != 2 {
+		t.Fatalf("after two attempts that changed nothing: %d runs, escalations %+v", n, esc)
+	}
+	if n := len(sn.Records("incident")); n != 1 {
+		t.Fatalf("%d incidents, want 1", n)
+	}
+}
+
 func TestLoop_opens_one_change_request_per_drift_whatever_the_deliveries(t *testing.T) {
 	t.Parallel()
 	reg, sn := tickets(t, 300*time.Millisecond)
