@@ -36,8 +36,9 @@ type LifecycleConfig struct {
 
 // Lifecycle follows each drift after the planner: open → (acknowledged) → remediating →
 // resolved | escalated. The CI is re-checked by its next observation: a verdict observed
-// after a remediation attempt succeeded that still finds the drift's field differing, or a
-// failed attempt, asks for the next attempt (event.AttemptID), and after Attempts attempts
+// after a remediation attempt succeeded that still finds the drift's field differing, a
+// failed attempt, or a playbook or script run that changed nothing (no observation would
+// follow it) asks for the next attempt (event.AttemptID), and after Attempts attempts
 // escalates instead: DriftEscalated_v1 on the drift's stream, an incident (related to the
 // change request) and a work note on the change request. When the drift resolves, its
 // tickets are closed with CloseCode and notes saying why; a ticket opened after its drift
@@ -106,12 +107,26 @@ func (s LifecycleFailures) Handle(ctx context.Context, in event.Message[event.Ac
 	return s.l.next(causeOf(in.ID, in.CorrelationID), st, d, f.Kind, f.RemediationAttempt, why), nil
 }
 
-// LifecycleSuccesses closes a ticket opened for a drift that resolved meanwhile.
+// LifecycleSuccesses closes a ticket opened for a drift that resolved meanwhile, and takes a
+// playbook or script run that reports it changed nothing to the next attempt or escalation
+// at once: the CI is as it was, and no observation will show it repaired.
 type LifecycleSuccesses struct{ l *Lifecycle }
 
 // Handle implements router.Stage.
 func (s LifecycleSuccesses) Handle(ctx context.Context, in event.Message[event.ActionSucceeded_v1]) ([]event.Record, error) {
 	f := in.Fact
+	if f.DriftID != "" && f.Attempt > 0 && !f.Changed && (f.Kind == drift.ActionKindPlaybook || f.Kind == drift.ActionKindScript) {
+		st, err := s.l.load(ctx, f.CIID)
+		if err != nil {
+			return nil, err
+		}
+		d, ok := st.live(f.DriftID)
+		if !ok || st.h.drift(f.DriftID).last != f.ActionID {
+			return nil, nil
+		}
+		why := fmt.Sprintf("remediation attempt %d (%s) changed nothing", f.Attempt, f.Kind)
+		return s.l.next(causeOf(in.ID, in.CorrelationID), st, d, f.Kind, f.Attempt, why), nil
+	}
 	if f.DriftID == "" || f.Ticket == nil || (f.Kind != drift.ActionKindChangeRequest && f.Kind != drift.ActionKindIncident) {
 		return nil, nil
 	}

@@ -392,7 +392,7 @@ func TestLoop_escalates_a_drift_whose_playbook_keeps_failing(t *testing.T) {
 
 func TestLoop_tries_again_while_the_next_observation_still_finds_the_drift(t *testing.T) {
 	t.Parallel()
-	tg := newTarget(t, "files-5", "noop", map[string][2]string{"motd": {"Welcome\n", "hacked\n"}})
+	tg := newTarget(t, "files-5", "stamp", map[string][2]string{"motd": {"Welcome\n", "hacked\n"}})
 	reg, sn := remediation(t, inventory(t, tg))
 	l := newLoop(t, loopConfig{exec: reg, attempts: 2})
 	playbooks := func() (ok int) {
@@ -418,6 +418,25 @@ func TestLoop_tries_again_while_the_next_observation_still_finds_the_drift(t *te
 	}
 	if n := len(sn.Records("incident")); n != 1 {
 		t.Fatalf("%d incidents, want 1", n)
+	}
+}
+
+func TestLoop_tries_again_at_once_after_a_remediation_that_changed_nothing(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, "files-6", "noop", map[string][2]string{"motd": {"Welcome\n", "hacked\n"}})
+	reg, sn := remediation(t, inventory(t, tg))
+	l := newLoop(t, loopConfig{exec: reg, attempts: 2})
+
+	// No observation follows a run that changed nothing: the CI is as it was, still drifted.
+	l.send(tg.observe(t, l.clock.now()))
+	runs := 0
+	for _, s := range facts[event.ActionSucceeded_v1](l) {
+		if s.Kind == drift.ActionKindPlaybook && !s.Changed {
+			runs++
+		}
+	}
+	if esc := facts[event.DriftEscalated_v1](l); runs != 2 || len(esc) != 1 || len(sn.Records("incident")) != 1 {
+		t.Fatalf("%d unchanged runs, escalations %+v; want 2 and one escalation with its incident", runs, esc)
 	}
 }
 
