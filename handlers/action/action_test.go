@@ -23,7 +23,7 @@ func detected(actionType drift.ActionType, field, desired string) event.Message[
 
 func TestPlanner(t *testing.T) {
 	t.Parallel()
-	p, err := action.NewPlanner(time.Now)
+	p, err := action.NewPlanner(openStore(t), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestRunnerRefusesInvalidRequestsAndStopsOnShutdown(t *testing.T) {
 	if _, err := action.NewRunner(action.RunnerConfig{Attempts: -1}, nil, nil, nil); err == nil {
 		t.Fatal("refuses_missing_dependencies")
 	}
-	if _, err := action.NewPlanner(nil); err == nil {
+	if _, err := action.NewPlanner(nil, nil); err == nil {
 		t.Fatal("refuses_a_missing_clock")
 	}
 }
@@ -224,7 +224,7 @@ func TestPlanAll(t *testing.T) {
 			d.ActionType, d.Script, d.AutoRemediate, d.AutoChangeRequest, d.DetectOnly = drift.ActionAutoCorrect, "restore-file", true, true, true
 		}, nil},
 	}
-	p, err := action.NewPlanner(time.Now)
+	p, err := action.NewPlanner(openStore(t), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,5 +249,50 @@ func TestPlanAll(t *testing.T) {
 				t.Fatalf("planned %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+func TestPlanner_marks_a_drift_observed_during_its_cis_remediation_planned(t *testing.T) {
+	t.Parallel()
+	store := openStore(t)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	attempt := event.AttemptID("d-0", drift.ActionKindPlaybook, 1)
+	cr := event.ActionID("d-0", drift.ActionKindChangeRequest)
+	commit(t, store,
+		event.Record{ID: event.DeriveID("r0"), Subject: "web-1", Fact: event.ActionSucceeded_v1{ActionID: cr, Kind: drift.ActionKindChangeRequest, CIID: "web-1", DriftID: "d-0",
+			Ticket: &event.TicketRef{Kind: "change_request", ID: "s", Number: "CHG0030007"}, CompletedAt: t0}},
+		event.Record{ID: event.DeriveID("r1"), Subject: "web-1", Fact: event.ActionRequested_v1{ActionID: attempt, Kind: drift.ActionKindPlaybook, CIID: "web-1", DriftID: "d-0",
+			Attempt: 1, RequestedBy: "policy", RequestedAt: t0}},
+	)
+	p, err := action.NewPlanner(store, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := func(id string, at time.Time) []event.Record {
+		out, err := p.Handle(context.Background(), event.Message[event.DriftDetected_v1]{ID: "in-" + id, Fact: event.DriftDetected_v1{
+			DriftID: id, CIID: "web-1", Field: "/files/hosts", ActionType: drift.ActionNone, DetectedAt: at}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	out := plan("d-1", t0.Add(time.Minute))
+	if len(out) != 1 {
+		t.Fatalf("planned %+v", out)
+	}
+	f, ok := out[0].Fact.(event.DriftPlanned_v1)
+	if !ok || f.DriftID != "d-1" || f.Change != "CHG0030007" || f.ByDrift != "d-0" || f.ActionID != attempt {
+		t.Fatalf("fact %+v", out[0].Fact)
+	}
+	if out := plan("d-2", t0.Add(-time.Minute)); len(out) != 0 {
+		t.Fatalf("a drift observed before the remediation was asked for is planned: %+v", out)
+	}
+	commit(t, store, event.Record{ID: event.DeriveID("r2"), Subject: "web-1", Fact: event.ActionSucceeded_v1{ActionID: attempt, Kind: drift.ActionKindPlaybook,
+		CIID: "web-1", DriftID: "d-0", Changed: true, Attempt: 1, CompletedAt: t0.Add(time.Minute)}})
+	if out := plan("d-3", t0.Add(time.Minute+action.PlannedWindow+time.Second)); len(out) != 0 {
+		t.Fatalf("a drift observed long after the remediation ended is planned: %+v", out)
+	}
+	if out := plan("d-4", t0.Add(2*time.Minute)); len(out) != 1 {
+		t.Fatalf("a drift observed just after the remediation ended is not planned: %+v", out)
 	}
 }

@@ -26,6 +26,8 @@ type driftActions struct {
 	// attempts is the highest remediation attempt asked for; last its action id.
 	attempts int
 	last     string
+	// requested is when the last attempt was asked for.
+	requested time.Time
 	// done is when the last attempt succeeded; failed whether it failed for good.
 	done   time.Time
 	failed bool
@@ -87,6 +89,7 @@ func (h *history) apply(r eventstore.Recorded) error {
 			d := h.track(f.DriftID)
 			if f.ActionID != d.last {
 				d.attempts, d.last, d.done, d.failed = max(f.Attempt, 1), f.ActionID, time.Time{}, false
+				d.requested = f.RequestedAt
 			}
 		}
 	case event.TypeActionSucceeded:

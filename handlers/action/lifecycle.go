@@ -236,6 +236,7 @@ func (l *Lifecycle) next(c cause, st state, d ledger.Drift, kind drift.ActionKin
 	why = fmt.Sprintf("escalated after %d remediation attempts: %s", n, why)
 	out := []event.Record{l.record(c, event.DeriveID("drift-escalated", f.DriftID), f.CIID, at, event.DriftEscalated_v1{
 		DriftID: f.DriftID, CIID: f.CIID, Field: f.Field, Attempts: n, Reason: why, Severity: f.Severity, EscalatedAt: at.UTC(),
+		PlannedChange: d.PlannedChange,
 	})}
 	cr, hasCR := st.h.drift(f.DriftID).tickets[TicketChangeRequest]
 	inc := event.ActionRequested_v1{

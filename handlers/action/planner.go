@@ -3,10 +3,13 @@ package action
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 	"github.com/driftwatch/driftwatch/pipeline/event"
+	"github.com/driftwatch/driftwatch/pipeline/eventstore"
 	"github.com/driftwatch/driftwatch/pipeline/topic"
 )
 
@@ -24,25 +27,52 @@ const RequestedByPolicy = "policy"
 // manual_review, and the first attempt of the policy's remediation (a quarantine; with
 // auto_correct, a playbook run with auto_remediate and a script, a run of the card's script
 // without auto_remediate, or a start or stop of the power state). A detect-only drift asks
-// for nothing. Action ids derive from the drift and the kind (event.ActionID), so the
-// planner is idempotent; it is pure and safe for concurrent use.
+// for nothing.
+//
+// A drift observed while a remediation of driftwatch's own was in progress on its CI (asked
+// for before the drift was observed and ended less than PlannedWindow before, or not ended)
+// is marked planned (DriftPlanned_v1), naming that remediation's change request; it is
+// planned for as any other.
+//
+// Ids derive from the drift and the kind (event.ActionID), so the planner is idempotent.
+// Safe for concurrent use. Cost per message: a read of the CI's action stream.
 type Planner struct {
-	now func() time.Time
+	store eventstore.Store
+	now   func() time.Time
 }
 
-// NewPlanner returns the planner; now is the clock (required).
-func NewPlanner(now func() time.Time) (*Planner, error) {
-	if now == nil {
-		return nil, errors.New("new action planner: clock: required")
+// PlannedWindow is how long after a remediation ended a drift on its CI still counts as its
+// effect (the observation that shows it may come that much later).
+const PlannedWindow = 5 * time.Minute
+
+// NewPlanner returns the planner; store and now are required.
+func NewPlanner(store eventstore.Store, now func() time.Time) (*Planner, error) {
+	var errs []error
+	if store == nil {
+		errs = append(errs, errors.New("event store: required"))
 	}
-	return &Planner{now: now}, nil
+	if now == nil {
+		errs = append(errs, errors.New("clock: required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("new action planner: %w", err)
+	}
+	return &Planner{store: store, now: now}, nil
 }
 
 // Handle implements router.Stage.
-func (p *Planner) Handle(_ context.Context, in event.Message[event.DriftDetected_v1]) ([]event.Record, error) {
+func (p *Planner) Handle(ctx context.Context, in event.Message[event.DriftDetected_v1]) ([]event.Record, error) {
 	d := in.Fact
 	at := p.now()
+	h, err := loadHistory(ctx, p.store, d.CIID)
+	if err != nil {
+		return nil, err
+	}
 	var out []event.Record
+	if f, ok := planned(h, d, at); ok {
+		out = append(out, event.Record{ID: event.DeriveID("drift-planned", d.DriftID), Subject: d.CIID, Time: at,
+			CorrelationID: in.CorrelationID, CausationID: in.ID, Fact: f})
+	}
 	for _, kind := range PlanAll(d) {
 		id := event.ActionID(d.DriftID, kind)
 		req := event.ActionRequested_v1{
@@ -88,6 +118,38 @@ func PlanAll(d event.DriftDetected_v1) []drift.ActionKind {
 		out = append(out, kind)
 	}
 	return out
+}
+
+// planned returns the DriftPlanned_v1 of a drift observed while a remediation of another
+// drift of its CI was in progress.
+func planned(h *history, d event.DriftDetected_v1, at time.Time) (event.DriftPlanned_v1, bool) {
+	ids := make([]string, 0, len(h.drifts))
+	for id := range h.drifts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		a := h.drifts[id]
+		if id == d.DriftID || a.attempts == 0 || a.requested.After(d.DetectedAt) {
+			continue
+		}
+		ended := a.done
+		if ended.IsZero() && a.failed {
+			continue // a failed run changed nothing to speak of
+		}
+		if !ended.IsZero() && d.DetectedAt.Sub(ended) > PlannedWindow {
+			continue
+		}
+		change := a.last
+		if cr, ok := a.tickets[TicketChangeRequest]; ok {
+			change = cr.Number
+		}
+		return event.DriftPlanned_v1{
+			DriftID: d.DriftID, CIID: d.CIID, Change: change, ByDrift: id, ActionID: a.last,
+			Reason: fmt.Sprintf("observed while remediation attempt %d of drift %s was in progress", a.attempts, id), PlannedAt: at.UTC(),
+		}, true
+	}
+	return event.DriftPlanned_v1{}, false
 }
 
 func remedy(d event.DriftDetected_v1) drift.Remedy {

@@ -125,6 +125,9 @@ type DriftEscalated_v1 struct {
 	Reason      string         `json:"reason"`
 	Severity    drift.Severity `json:"severity,omitempty"`
 	EscalatedAt time.Time      `json:"escalated_at"`
+	// PlannedChange is set for a planned drift (see DriftPlanned_v1): the change it is part
+	// of. A planned drift's escalation must not page.
+	PlannedChange string `json:"planned_change,omitempty"`
 }
 
 // FactType implements Fact.
@@ -160,3 +163,21 @@ func AttemptID(driftID string, kind drift.ActionKind, n int) string {
 func TicketActionID(driftID string, kind drift.ActionKind, ticketKind, key string) string {
 	return DeriveID("action", driftID, string(kind), ticketKind, key)
 }
+
+// DriftPlanned_v1 marks a drift as planned: it was observed while a remediation of
+// driftwatch's own was in progress on its CI, so it is an expected effect of that change.
+// Change names it (the change request's number, or the remediation's action id). Drifts
+// without this fact are unplanned.
+type DriftPlanned_v1 struct {
+	DriftID string `json:"drift_id"`
+	CIID    string `json:"ci_id"`
+	Change  string `json:"change"`
+	// ByDrift and ActionID are the drift being remediated and the remediation's action.
+	ByDrift   string    `json:"by_drift,omitempty"`
+	ActionID  string    `json:"action_id,omitempty"`
+	Reason    string    `json:"reason"`
+	PlannedAt time.Time `json:"planned_at"`
+}
+
+// FactType implements Fact.
+func (DriftPlanned_v1) FactType() string { return TypeDriftPlanned }

@@ -127,6 +127,16 @@ func (b model) actionSucceeded(f event.ActionSucceeded_v1) error {
 	return b.putDrift(d)
 }
 
+// planned marks a drift planned, naming the change.
+func (b model) planned(f event.DriftPlanned_v1) error {
+	var d Drift
+	if ok, err := projections.GetJSON(b.drift, f.DriftID, &d); !ok || err != nil {
+		return err
+	}
+	d.Planned, d.PlannedChange = true, f.Change
+	return b.putDrift(d)
+}
+
 // escalated moves an unresolved drift to escalated.
 func (b model) escalated(f event.DriftEscalated_v1) error {
 	var d Drift

@@ -77,6 +77,8 @@ func (e *env) record(facts ...event.Fact) {
 			subject = f.CIID
 		case event.DriftEscalated_v1:
 			subject = f.CIID
+		case event.DriftPlanned_v1:
+			subject = f.CIID
 		case event.ActionRequested_v1:
 			subject = f.CIID
 		case event.ActionSucceeded_v1:

@@ -50,7 +50,7 @@ func (m *Model) Name() string { return Name }
 
 // Version implements projections.Projection: 2 keeps CIs' states by hash only; 3 names the
 // governing template on CIs and the template version on drifts; 4 follows the remediation
-// lifecycle (remediating, escalated, the ticket numbers).
+// lifecycle (remediating, escalated, planned, the ticket numbers).
 func (m *Model) Version() int { return 4 }
 
 // Consumes implements projections.Consumer.
@@ -59,7 +59,7 @@ func (m *Model) Consumes(typ string) bool {
 	case event.TypeObservationReceived, event.TypeObservationReceivedV2, event.TypeObservationUnchanged,
 		event.TypePolicyEvaluatedV2, event.TypeDriftDetected, event.TypeDriftUpdated,
 		event.TypeDriftAcknowledged, event.TypeDriftResolved, event.TypeDriftEscalated,
-		event.TypeActionRequested, event.TypeActionSucceeded:
+		event.TypeDriftPlanned, event.TypeActionRequested, event.TypeActionSucceeded:
 		return true
 	}
 	return false
@@ -151,6 +151,12 @@ func (m *Model) Apply(tx *bolt.Tx, ev projections.Event) error {
 			return projections.Skip(err)
 		}
 		return b.escalated(msg.Fact)
+	case event.TypeDriftPlanned:
+		msg, err := event.Decode[event.DriftPlanned_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.planned(msg.Fact)
 	case event.TypeActionRequested:
 		msg, err := event.Decode[event.ActionRequested_v1](ev.Envelope)
 		if err != nil {

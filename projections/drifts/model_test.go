@@ -92,8 +92,13 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("report: %+v, %v", r, err)
 		}
 		e.record(resolved("d1", "vm-1"))
-		if d := e.mustGet("d1"); d.Status != drift.StatusResolved || d.Ticket != "CHG0030001" {
+		if d := e.mustGet("d1"); d.Status != drift.StatusResolved || d.Ticket != "CHG0030001" || d.Planned {
 			t.Fatalf("resolved drift: %+v", d)
+		}
+		e.record(detected("d2", "vm-1", "/cpu_count", drift.SeverityLow, 5),
+			event.DriftPlanned_v1{DriftID: "d2", CIID: "vm-1", Change: "CHG0030001", ByDrift: "d1", Reason: "during d1's remediation"})
+		if d := e.mustGet("d2"); !d.Planned || d.PlannedChange != "CHG0030001" {
+			t.Fatalf("planned drift: %+v", d)
 		}
 	})
 

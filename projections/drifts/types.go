@@ -55,6 +55,11 @@ type Drift struct {
 	// RemediationAttempts counts the remediation attempts asked for (a playbook, a script,
 	// a start or stop).
 	RemediationAttempts int `json:"remediation_attempts,omitempty"`
+	// Planned says the drift was observed while a remediation of driftwatch's own was in
+	// progress on its CI; PlannedChange names that change (a change request's number, or
+	// the remediation's action id). Other drifts are unplanned.
+	Planned       bool   `json:"planned"`
+	PlannedChange string `json:"planned_change,omitempty"`
 	// EscalatedAt and EscalationReason say when and why the drift escalated.
 	EscalatedAt      time.Time `json:"escalated_at,omitzero"`
 	EscalationReason string    `json:"escalation_reason,omitempty"`
