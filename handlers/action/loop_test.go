@@ -16,6 +16,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/handlers/action"
 	"github.com/driftwatch/driftwatch/handlers/action/ansible"
+	"github.com/driftwatch/driftwatch/handlers/action/script"
 	"github.com/driftwatch/driftwatch/handlers/action/servicenow"
 	"github.com/driftwatch/driftwatch/handlers/emit"
 	"github.com/driftwatch/driftwatch/internal/testsupport/servicenowfake"
@@ -180,14 +181,15 @@ type target struct {
 	ci, dir string
 	// desired is each file's desired content, by name.
 	desired map[string]string
-	// script is the policy's playbook.
-	script string
-	n      int
+	// script is the policy's playbook, or script without autoRemediate.
+	script        string
+	autoRemediate bool
+	n             int
 }
 
 func newTarget(t *testing.T, ci, script string, files map[string][2]string) *target {
 	t.Helper()
-	tg := &target{ci: ci, dir: t.TempDir(), desired: map[string]string{}, script: script}
+	tg := &target{ci: ci, dir: t.TempDir(), desired: map[string]string{}, script: script, autoRemediate: true}
 	for name, v := range files {
 		tg.desired[name] = v[0]
 		if err := os.WriteFile(filepath.Join(tg.dir, name), []byte(v[1]), 0o644); err != nil {
@@ -231,7 +233,7 @@ func (tg *target) observe(t *testing.T, now time.Time) event.Record {
 		Observed: event.Observed{ObservationID: id, CIID: tg.ci, CIType: "directory", ObservedAt: now, StateHash: "sha256:" + id},
 		PolicyID: "files", PolicyVersion: 1, Severity: drift.SeverityHigh, Category: drift.CategoryConfiguration,
 		DriftThreshold: 1, Differing: len(drifts), ThresholdMet: len(drifts) > 0, ActionType: drift.ActionAutoCorrect,
-		AutoChangeRequest: true, AutoRemediate: true, Script: tg.script, Checked: []string{"/files/*"}, Drifts: drifts, Differs: differs,
+		AutoChangeRequest: true, AutoRemediate: tg.autoRemediate, Script: tg.script, Checked: []string{"/files/*"}, Drifts: drifts, Differs: differs,
 	}}
 }
 
@@ -335,6 +337,34 @@ func TestLoop_restores_a_drifted_file_and_closes_its_change_request(t *testing.T
 	}
 	if n := len(sn.Records("incident")); n != 0 || len(facts[event.DriftEscalated_v1](l)) != 0 {
 		t.Fatalf("a resolved drift escalated: %d incidents", n)
+	}
+}
+
+func TestLoop_restores_a_drifted_file_with_the_cards_script(t *testing.T) {
+	t.Parallel()
+	tg := newTarget(t, "files-7", "restore-file", map[string][2]string{"motd": {"Welcome $(id)\n", "hacked\n"}})
+	tg.script, tg.autoRemediate = "restore-file", false
+	path, err := filepath.Abs("testdata/scripts/restore-file.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, sn := tickets(t, 5*time.Second)
+	sc, err := script.New(script.Config{Scripts: map[string]string{"restore-file": path}, Env: map[string]string{"TARGET_ROOT": tg.dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(sc, drift.ActionKindScript); err != nil {
+		t.Fatal(err)
+	}
+	l := newLoop(t, loopConfig{exec: reg})
+	l.send(tg.observe(t, l.clock.now()))
+	if got := readString(t, filepath.Join(tg.dir, "motd")); got != "Welcome $(id)\n" {
+		t.Fatalf("motd after the script: %q", got)
+	}
+	l.send(tg.observe(t, l.clock.now()))
+	cr := sn.Records("change_request")
+	if len(cr) != 1 || cr[0]["state"] != "3" || len(facts[event.DriftResolved_v1](l)) != 1 {
+		t.Fatalf("change requests after the drift resolved: %+v", cr)
 	}
 }
 
