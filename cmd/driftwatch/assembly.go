@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,10 @@ type app struct {
 	ingest    *ingest.Ingest
 	desired   enrich.DesiredSource
 	dockerCli *client.Client
+
+	// background are loops the stages need beside their router handlers (the remediation
+	// re-check), run until the process stops.
+	background []func(ctx context.Context) error
 
 	closers []io.Closer // closed in reverse order
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/driftwatch/driftwatch/handlers/action"
 	"github.com/driftwatch/driftwatch/handlers/action/ansible"
@@ -40,6 +41,10 @@ type remediationConfig struct {
 	// Attempts is how many remediation attempts a drift gets before it escalates
 	// ($DRIFTWATCH_REMEDIATION_ATTEMPTS); default 3.
 	Attempts int
+	// RecheckAfter is how long a successful remediation may go without a verdict showing
+	// the drift repaired before it counts as still drifted ($DRIFTWATCH_REMEDIATION_RECHECK_AFTER);
+	// default 10m.
+	RecheckAfter time.Duration
 	// ServiceNowURL is the ServiceNow instance for change requests and incidents
 	// ($DRIFTWATCH_SERVICENOW_URL), with $DRIFTWATCH_SERVICENOW_USER and
 	// $DRIFTWATCH_SERVICENOW_PASSWORD, or $DRIFTWATCH_SERVICENOW_TOKEN; default none.
@@ -73,6 +78,11 @@ func remediationFlags(fs *flag.FlagSet, c *remediationConfig) error {
 		}
 		fs.IntVar(n.p, n.name, v, n.usage)
 	}
+	after, err := time.ParseDuration(env("DRIFTWATCH_REMEDIATION_RECHECK_AFTER", "10m"))
+	if err != nil {
+		return fmt.Errorf("DRIFTWATCH_REMEDIATION_RECHECK_AFTER: %w", err)
+	}
+	fs.DurationVar(&c.RecheckAfter, "remediation-recheck-after", after, "a successful remediation not confirmed by a verdict this long counts as still drifted")
 	return nil
 }
 
@@ -83,6 +93,9 @@ func (c remediationConfig) validate() error {
 	}
 	if c.Attempts < 1 {
 		errs = append(errs, fmt.Errorf("--remediation-attempts: %d must be at least 1", c.Attempts))
+	}
+	if c.RecheckAfter <= 0 {
+		errs = append(errs, fmt.Errorf("--remediation-recheck-after: %s must be positive", c.RecheckAfter))
 	}
 	if c.MaxFailures == 0 {
 		errs = append(errs, errors.New("--remediation-max-failures: must not be 0 (negative: never stop)"))

@@ -88,6 +88,12 @@ var stages = []stage{
 		if err != nil {
 			return err
 		}
+		rc, err := action.NewRechecker(action.RecheckerConfig{After: a.cfg.Remediation.RecheckAfter},
+			action.RecheckerDeps{Store: a.store, Lifecycle: l, Emitter: a.emitter, Logger: a.log.Named("recheck"), Now: a.now})
+		if err != nil {
+			return err
+		}
+		a.background = append(a.background, rc.Run)
 		return errors.Join(
 			router.Add(a.router, action.LifecycleFailedName, action.LifecycleFailedTopic, l.Failures()),
 			router.Add(a.router, action.LifecycleSucceededName, action.LifecycleSucceededTopic, l.Successes()),

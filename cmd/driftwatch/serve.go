@@ -106,6 +106,9 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if len(ss) > 0 {
 		g.Go(func() error { return a.router.Run(ctx) })
 	}
+	for _, run := range a.background {
+		g.Go(func() error { return run(ctx) })
+	}
 	if watcher != nil {
 		g.Go(func() error { return watcher.Run(ctx) })
 	}
@@ -178,6 +181,9 @@ func worker(ctx context.Context, c config, log *zap.Logger) error {
 	}
 	log.Info("Running worker", zap.String("stage", role))
 	g.Go(func() error { return a.router.Run(ctx) })
+	for _, run := range a.background {
+		g.Go(func() error { return run(ctx) })
+	}
 	return g.Wait()
 }
 
