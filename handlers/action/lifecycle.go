@@ -154,10 +154,11 @@ func (s LifecycleVerdicts) Handle(ctx context.Context, in event.Message[event.Po
 	if err != nil || len(h.drifts) == 0 {
 		return nil, err
 	}
-	st, err := s.l.load(ctx, v.Observed.CIID)
+	dl, err := ledger.Load(ctx, s.l.store, v.Observed.CIID)
 	if err != nil {
 		return nil, err
 	}
+	st := state{drifts: dl, h: h}
 	var out []event.Record
 	for _, d := range st.drifts.Unresolved() {
 		id := d.Detected.DriftID
