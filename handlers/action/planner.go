@@ -27,7 +27,9 @@ const RequestedByPolicy = "policy"
 // manual_review, and the first attempt of the policy's remediation (a quarantine; with
 // auto_correct, a playbook run with auto_remediate and a script, a run of the card's script
 // without auto_remediate, or a start or stop of the power state). A detect-only drift asks
-// for nothing.
+// for nothing. A remediation waits for the policy's maintenance window (the drift's
+// ActAfter): its request carries NotBefore, and the runner performs it once the window
+// opens (see Rechecker); a ticket does not wait.
 //
 // A drift observed while a remediation of driftwatch's own was in progress on its CI (asked
 // for before the drift was observed and ended less than PlannedWindow before, or not ended)
@@ -82,6 +84,9 @@ func (p *Planner) Handle(ctx context.Context, in event.Message[event.DriftDetect
 		}
 		if kind.Remediates() {
 			req.Attempt = 1
+			if d.ActAfter.After(at) {
+				req.NotBefore = d.ActAfter.UTC()
+			}
 		}
 		if kind == drift.ActionKindPlaybook || kind == drift.ActionKindScript {
 			req.Target = d.Script

@@ -29,7 +29,8 @@ type RunnerConfig struct {
 // both go to the CI's action stream. A release is given the networks that the quarantine in
 // force recorded.
 //
-// The executor gets the drift the action answers as the CI's drift ledger knows it (its
+// A request whose NotBefore has not come is left alone: the Rechecker delivers it again when
+// it comes. The executor gets the drift the action answers as the CI's drift ledger knows it (its
 // latest actual value, severity, policy and, for a playbook or script asked without a
 // target, the policy's script). A policy's request for a drift that was resolved before the
 // action ran is not performed (but for a release and ticket updates and closes): it is
@@ -85,6 +86,9 @@ func (r *Runner) Handle(ctx context.Context, in event.Message[event.ActionReques
 	}
 	if done, ok := h.succeeded[a.ActionID]; ok {
 		return []event.Record{done}, nil
+	}
+	if a.NotBefore.After(r.now()) {
+		return nil, nil // its maintenance window is not open: the rechecker asks again then
 	}
 	l, err := ledger.Load(ctx, r.store, a.CIID)
 	if err != nil {

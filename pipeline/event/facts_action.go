@@ -40,6 +40,9 @@ type ActionRequested_v1 struct {
 	CloseCode string     `json:"close_code,omitempty"`
 	// Related is, for an incident, the number of the drift's change request.
 	Related string `json:"related,omitempty"`
+	// NotBefore, when set, is the earliest time the action may run: a remediation waits for
+	// its policy's maintenance window (PolicyEvaluated_v2.ActAfter).
+	NotBefore time.Time `json:"not_before,omitzero"`
 }
 
 // TicketRef names an ITSM ticket: its kind (change_request, incident), the service's key
