@@ -42,7 +42,8 @@ type LifecycleConfig struct {
 // escalates instead: DriftEscalated_v1 on the drift's stream, an incident (related to the
 // change request) and a work note on the change request. When the drift resolves, its
 // tickets are closed with CloseCode and notes saying why; a ticket opened after its drift
-// resolved is closed as soon as it is recorded.
+// resolved is closed as soon as it is recorded. The Rechecker adds the lifecycle's time: a
+// deadline for attempts no verdict confirms, and maintenance windows.
 //
 // Every output id derives from the drift (and the attempt or ticket kind), so each attempt,
 // escalation and close is asked for once whatever the deliveries; the runner performs each
