@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -93,5 +94,54 @@ func TestServeRemediatesADriftedFileAndClosesItsChangeRequest(t *testing.T) {
 	}
 	if inc := sn.Records("incident"); len(inc) != 0 {
 		t.Fatalf("a remediated drift opened %d incidents", len(inc))
+	}
+}
+
+// TestServeEscalatesADriftWhosePlaybookKeepsFailing: with the playbook failing on purpose,
+// the drift escalates to one incident after --remediation-attempts attempts.
+func TestServeEscalatesADriftWhosePlaybookKeepsFailing(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("ansible-runner"); err != nil {
+		testenv.Missing(t, "ansible-runner is not in PATH (apt-get install python3-ansible-runner ansible-core)")
+	}
+	creds := servicenowfake.Config{Username: "driftwatch", Password: "s3cret"}
+	sn := servicenowfake.Start(t, creds)
+	playbooks, err := filepath.Abs("../../handlers/action/testdata/playbooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServerEnv(t, t.TempDir(),
+		[]string{"DRIFTWATCH_SERVICENOW_USER=" + creds.Username, "DRIFTWATCH_SERVICENOW_PASSWORD=" + creds.Password},
+		"--playbook-dir", playbooks, "--servicenow-url", sn.URL(), "--remediation-attempts", "2")
+	s.put(http.MethodPut, "/templates/files", map[string]any{
+		"template_id": "files", "resource_type": "directory",
+		"template_definition": map[string]any{"files": map[string]any{"motd": "Welcome\n"}},
+	})
+	s.put(http.MethodPost, "/drift/policies", map[string]any{
+		"id": "files", "template_id": "files", "monitored_fields": []string{"/files/*"}, "severity": "high",
+		"category": "configuration", "action_type": "auto_correct", "script": "broken",
+		"auto_remediate": true, "auto_change_request": true,
+	})
+	s.observe(map[string]any{"id": "files-2-1", "ci_id": "files-2", "ci_type": "directory",
+		"state": map[string]any{"files": map[string]any{"motd": "hacked\n"}}})
+	var d struct {
+		DriftID  string `json:"drift_id"`
+		Status   string `json:"status"`
+		Ticket   string `json:"ticket"`
+		Incident string `json:"incident"`
+		Attempts int    `json:"remediation_attempts"`
+	}
+	proctest.WaitUntil(t, 90*time.Second, "the drift escalated to an incident", func() bool {
+		var l struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if s.do(http.MethodGet, "/drift/events?ci=files-2&status=escalated", nil, &l) != http.StatusOK || len(l.Items) != 1 {
+			return false
+		}
+		return json.Unmarshal(l.Items[0], &d) == nil && d.Incident != ""
+	})
+	inc, cr := sn.Records("incident"), sn.Records("change_request")
+	if len(inc) != 1 || len(cr) != 1 || d.Incident != inc[0]["number"] || d.Ticket != cr[0]["number"] || d.Attempts != 2 {
+		t.Fatalf("drift %+v; %d incidents, %d change requests", d, len(inc), len(cr))
 	}
 }
