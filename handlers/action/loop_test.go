@@ -204,8 +204,8 @@ func jsonString(s string) json.RawMessage {
 	return raw
 }
 
-// observe reads the target and returns the verdict its policy (auto_change_request,
-// auto_remediate with the target's playbook) gives.
+// observe reads the target and returns the verdict its policy gives: auto_correct with
+// auto_change_request and the target's playbook (auto_remediate) or script.
 func (tg *target) observe(t *testing.T, now time.Time) event.Record {
 	t.Helper()
 	tg.n++
