@@ -67,6 +67,10 @@ type app struct {
 	gitdir    *gitdir.Source // nil without --templates-dir
 	dockerCli *client.Client
 
+	// background are loops the stages need beside their router handlers (the remediation
+	// re-check), run until the process stops.
+	background []func(ctx context.Context) error
+
 	closers []io.Closer // closed in reverse order
 }
 

@@ -79,6 +79,8 @@ type config struct {
 	// PprofAddr, when set, serves net/http/pprof on this address ($DRIFTWATCH_PPROF), so that
 	// a running server can be profiled; default off.
 	PprofAddr string
+	// Remediation is how the action stage runs playbooks and scripts and opens tickets.
+	Remediation remediationConfig
 }
 
 func env(key, def string) string {
@@ -150,6 +152,9 @@ func engineFlags(fs *flag.FlagSet, withHTTP bool) (*config, error) {
 		fs.DurationVar(d.into, d.flag, v, d.usage)
 	}
 	fs.StringVar(&c.NotifyConfig, "notify-config", env("DRIFTWATCH_NOTIFY_CONFIG", ""), "notification config (YAML or JSON): receivers, routes, the variables holding secrets; empty: no notify stage")
+	if err := remediationFlags(fs, &c.Remediation); err != nil {
+		return nil, err
+	}
 	fs.StringVar(&c.PprofAddr, "pprof", env("DRIFTWATCH_PPROF", ""), "serve net/http/pprof on this address (127.0.0.1:6060); empty: off")
 	if withHTTP {
 		expected, err := time.ParseDuration(env("DRIFTWATCH_EXPECTED_INTERVAL", "15m"))
@@ -187,6 +192,9 @@ func (c config) validate() error {
 	}
 	if c.QuarantineNetwork == "" {
 		errs = append(errs, errors.New("--quarantine-network: must not be empty"))
+	}
+	if err := c.Remediation.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -58,19 +58,27 @@ func (a *app) docker() (*client.Client, error) {
 }
 
 // executor is the action stage's executor registry, by action kind: Docker's executor for the
-// container actions when Docker is on; a kind without an executor fails permanently, naming
-// how to get one.
+// container actions when Docker is on, and the playbook, script and ticket executors the
+// configuration asks for (see remediators); a kind without an executor fails permanently,
+// naming how to get one.
 func (a *app) executor() (action.Executor, error) {
-	reg := &action.Registry{Missing: "start driftwatch with --docker-host to act on containers"}
+	reg := &action.Registry{}
 	cli, err := a.docker()
-	if err != nil || cli == nil {
-		return reg, err
-	}
-	d, err := dockeraction.New(dockeraction.Config{QuarantineNetwork: a.cfg.QuarantineNetwork, Selector: selector(a.cfg)}, cli)
 	if err != nil {
 		return nil, err
 	}
-	if err := reg.Register(d, drift.ActionKindQuarantine, drift.ActionKindRelease, drift.ActionKindStart, drift.ActionKindStop); err != nil {
+	if cli == nil {
+		reg.Missing = "start driftwatch with --docker-host to act on containers"
+	} else {
+		d, err := dockeraction.New(dockeraction.Config{QuarantineNetwork: a.cfg.QuarantineNetwork, Selector: selector(a.cfg)}, cli)
+		if err != nil {
+			return nil, err
+		}
+		if err := reg.Register(d, drift.ActionKindQuarantine, drift.ActionKindRelease, drift.ActionKindStart, drift.ActionKindStop); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.remediators(reg); err != nil {
 		return nil, err
 	}
 	return reg, nil

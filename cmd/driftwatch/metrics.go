@@ -118,7 +118,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func emitCounts(ch chan<- prometheus.Metric, d *prometheus.Desc, value string, n drifts.Counts) {
-	for status, v := range map[string]int{"open": n.Open, "acknowledged": n.Acknowledged, "resolved": n.Resolved} {
+	for status, v := range map[string]int{"open": n.Open, "acknowledged": n.Acknowledged, "remediating": n.Remediating, "escalated": n.Escalated, "resolved": n.Resolved} {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), value, status)
 	}
 }

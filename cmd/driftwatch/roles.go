@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,9 +64,9 @@ var stages = []stage{
 		return router.Add(a.router, emit.Name, emit.Topic, s)
 	}},
 	// The action stage: "action" plans from drifts, "action-run" performs what a policy or a
-	// person asked for.
+	// person asked for, the lifecycle follows attempts, escalations and tickets.
 	{name: "action", add: func(a *app) error {
-		p, err := action.NewPlanner(a.now)
+		p, err := action.NewPlanner(a.store, a.now)
 		if err != nil {
 			return err
 		}
@@ -80,7 +81,25 @@ var stages = []stage{
 		if err != nil {
 			return err
 		}
-		return router.Add(a.router, "action-run", action.RunnerTopic, s)
+		if err := router.Add(a.router, "action-run", action.RunnerTopic, s); err != nil {
+			return err
+		}
+		l, err := action.NewLifecycle(action.LifecycleConfig{Attempts: a.cfg.Remediation.Attempts}, a.store, a.now)
+		if err != nil {
+			return err
+		}
+		rc, err := action.NewRechecker(action.RecheckerConfig{After: a.cfg.Remediation.RecheckAfter},
+			action.RecheckerDeps{Store: a.store, Lifecycle: l, Emitter: a.emitter, Logger: a.log.Named("recheck"), Now: a.now})
+		if err != nil {
+			return err
+		}
+		a.background = append(a.background, rc.Run)
+		return errors.Join(
+			router.Add(a.router, action.LifecycleFailedName, action.LifecycleFailedTopic, l.Failures()),
+			router.Add(a.router, action.LifecycleSucceededName, action.LifecycleSucceededTopic, l.Successes()),
+			router.Add(a.router, action.LifecycleVerdictsName, action.LifecycleVerdictsTopic, l.Verdicts()),
+			router.Add(a.router, action.LifecycleResolvedName, action.LifecycleResolvedTopic, l.Resolutions()),
+		)
 	}},
 	// The notify stage tells drift openings, acknowledgements and resolutions to the
 	// receivers of --notify-config; serve runs it when that is given.

@@ -152,6 +152,9 @@ func serve(ctx context.Context, c config, log *zap.Logger) error {
 	if len(ss) > 0 {
 		g.Go(func() error { return a.router.Run(ctx) })
 	}
+	for _, run := range a.background {
+		g.Go(func() error { return run(ctx) })
+	}
 	if watcher != nil {
 		g.Go(func() error { return watcher.Run(ctx) })
 	}
@@ -262,6 +265,9 @@ func worker(ctx context.Context, c config, log *zap.Logger) error {
 	g.Go(func() error { a.followTemplatesDir(ctx, func(string) {}); return nil })
 	log.Info("Running worker", zap.String("stage", role))
 	g.Go(func() error { return a.router.Run(ctx) })
+	for _, run := range a.background {
+		g.Go(func() error { return run(ctx) })
+	}
 	return g.Wait()
 }
 

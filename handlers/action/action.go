@@ -2,12 +2,14 @@
 // policy asks for (ActionRequested_v1); the runner performs requested actions, whether a
 // policy or a person asked, through an Executor and records the outcome (ActionSucceeded_v1
 // or ActionFailed_v1) on the CI's action stream. Executors for outside systems live in
-// sub-packages (docker).
+// sub-packages (docker, ansible, script, servicenow, ticketwebhook). The lifecycle follows
+// each drift's remediation attempts and closes, updates or escalates its tickets.
 package action
 
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 )
@@ -36,6 +38,23 @@ type Request struct {
 	Field   string
 	Desired json.RawMessage
 	Actual  json.RawMessage
+	// Severity, Category, PolicyID and Detail describe the drift further, for tickets.
+	Severity drift.Severity
+	Category drift.Category
+	PolicyID string
+	Detail   string
+	// Attempt numbers a remediation's attempts on its drift from 1; 0 for other actions.
+	Attempt int
+	// Ticket is, for a ticket update or close, the ticket to act on; Note the work note or
+	// the close notes; CloseCode the close code.
+	Ticket    *Ticket
+	Note      string
+	CloseCode string
+	// Related is, for an incident, the number of the drift's change request.
+	Related string
+	// At is when the action was asked for; a retried request keeps it, so that what an
+	// executor derives from it (a work note's marker) stays the same.
+	At time.Time
 }
 
 // Outcome is what an executor did.
@@ -60,6 +79,8 @@ type Outcome struct {
 	Output string
 	// Events are a playbook run's events (one per task and host result), summarised.
 	Events []RunEvent
+	// Ticket is the ticket a ticket action opened or acted on.
+	Ticket *Ticket
 }
 
 // RunEvent is one event of a playbook run, as ansible-runner reports it in job_events.

@@ -23,7 +23,7 @@ func detected(actionType drift.ActionType, field, desired string) event.Message[
 
 func TestPlanner(t *testing.T) {
 	t.Parallel()
-	p, err := action.NewPlanner(time.Now)
+	p, err := action.NewPlanner(openStore(t), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestPlanner(t *testing.T) {
 		{"stops_a_ci_that_should_be_stopped", detected(drift.ActionAutoCorrect, "/power_state", `"stopped"`), drift.ActionKindStop},
 		{"leaves_a_ci_that_should_be_paused", detected(drift.ActionAutoCorrect, "/power_state", `"paused"`), ""},
 		{"leaves_other_fields_to_other_executors", detected(drift.ActionAutoCorrect, "/networks", `["lan"]`), ""},
-		{"asks_nothing_for_manual_review", detected(drift.ActionManualReview, "/power_state", `"running"`), ""},
+		{"opens_a_change_request_for_manual_review", detected(drift.ActionManualReview, "/power_state", `"running"`), drift.ActionKindChangeRequest},
 		{"asks_nothing_without_an_action", detected(drift.ActionNone, "/power_state", `"running"`), ""},
 	}
 	for _, c := range cases {
@@ -170,7 +170,7 @@ func TestRunnerRefusesInvalidRequestsAndStopsOnShutdown(t *testing.T) {
 	if _, err := action.NewRunner(action.RunnerConfig{Attempts: -1}, nil, nil, nil); err == nil {
 		t.Fatal("refuses_missing_dependencies")
 	}
-	if _, err := action.NewPlanner(nil); err == nil {
+	if _, err := action.NewPlanner(nil, nil); err == nil {
 		t.Fatal("refuses_a_missing_clock")
 	}
 }
@@ -200,5 +200,99 @@ func TestRunnerDoesNotPerformAPolicysActionOnAResolvedDrift(t *testing.T) {
 	}
 	if _, err := r.Handle(ctx, request(drift.ActionKindQuarantine, "d-9")); err != nil || len(exec.calls()) != 1 {
 		t.Fatalf("performs_a_persons_request_all_the_same: %v, %d calls", err, len(exec.calls()))
+	}
+}
+
+func TestPlanAll(t *testing.T) {
+	t.Parallel()
+	base := event.DriftDetected_v1{DriftID: "d-1", CIID: "files-1", PolicyID: "p", Field: "/files/motd", Desired: json.RawMessage(`"x"`)}
+	cases := []struct {
+		name   string
+		change func(*event.DriftDetected_v1)
+		want   []drift.ActionKind
+	}{
+		{"opens_a_change_request_and_runs_the_playbook", func(d *event.DriftDetected_v1) {
+			d.ActionType, d.Script, d.AutoRemediate, d.AutoChangeRequest = drift.ActionAutoCorrect, "restore-file", true, true
+		}, []drift.ActionKind{drift.ActionKindChangeRequest, drift.ActionKindPlaybook}},
+		{"runs_the_cards_script", func(d *event.DriftDetected_v1) {
+			d.ActionType, d.Script = drift.ActionAutoCorrect, "fix"
+		}, []drift.ActionKind{drift.ActionKindScript}},
+		{"only_opens_a_change_request_without_a_remediation", func(d *event.DriftDetected_v1) {
+			d.ActionType, d.AutoChangeRequest = drift.ActionNone, true
+		}, []drift.ActionKind{drift.ActionKindChangeRequest}},
+		{"does_nothing_in_detect_only_mode", func(d *event.DriftDetected_v1) {
+			d.ActionType, d.Script, d.AutoRemediate, d.AutoChangeRequest, d.DetectOnly = drift.ActionAutoCorrect, "restore-file", true, true, true
+		}, nil},
+	}
+	p, err := action.NewPlanner(openStore(t), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d := base
+			c.change(&d)
+			out, err := p.Handle(context.Background(), event.Message[event.DriftDetected_v1]{ID: "in", Fact: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []drift.ActionKind
+			for _, r := range out {
+				a := r.Fact.(event.ActionRequested_v1)
+				got = append(got, a.Kind)
+				if a.Kind.Remediates() && (a.Attempt != 1 || (a.Kind != drift.ActionKindStart && a.Target != d.Script)) {
+					t.Errorf("remediation request %+v", a)
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("planned %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestPlanner_marks_a_drift_observed_during_its_cis_remediation_planned(t *testing.T) {
+	t.Parallel()
+	store := openStore(t)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	attempt := event.AttemptID("d-0", drift.ActionKindPlaybook, 1)
+	cr := event.ActionID("d-0", drift.ActionKindChangeRequest)
+	commit(t, store,
+		event.Record{ID: event.DeriveID("r0"), Subject: "web-1", Fact: event.ActionSucceeded_v1{ActionID: cr, Kind: drift.ActionKindChangeRequest, CIID: "web-1", DriftID: "d-0",
+			Ticket: &event.TicketRef{Kind: "change_request", ID: "s", Number: "CHG0030007"}, CompletedAt: t0}},
+		event.Record{ID: event.DeriveID("r1"), Subject: "web-1", Fact: event.ActionRequested_v1{ActionID: attempt, Kind: drift.ActionKindPlaybook, CIID: "web-1", DriftID: "d-0",
+			Attempt: 1, RequestedBy: "policy", RequestedAt: t0}},
+	)
+	p, err := action.NewPlanner(store, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := func(id string, at time.Time) []event.Record {
+		out, err := p.Handle(context.Background(), event.Message[event.DriftDetected_v1]{ID: "in-" + id, Fact: event.DriftDetected_v1{
+			DriftID: id, CIID: "web-1", Field: "/files/hosts", ActionType: drift.ActionNone, DetectedAt: at}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	out := plan("d-1", t0.Add(time.Minute))
+	if len(out) != 1 {
+		t.Fatalf("planned %+v", out)
+	}
+	f, ok := out[0].Fact.(event.DriftPlanned_v1)
+	if !ok || f.DriftID != "d-1" || f.Change != "CHG0030007" || f.ByDrift != "d-0" || f.ActionID != attempt {
+		t.Fatalf("fact %+v", out[0].Fact)
+	}
+	if out := plan("d-2", t0.Add(-time.Minute)); len(out) != 0 {
+		t.Fatalf("a drift observed before the remediation was asked for is planned: %+v", out)
+	}
+	commit(t, store, event.Record{ID: event.DeriveID("r2"), Subject: "web-1", Fact: event.ActionSucceeded_v1{ActionID: attempt, Kind: drift.ActionKindPlaybook,
+		CIID: "web-1", DriftID: "d-0", Changed: true, Attempt: 1, CompletedAt: t0.Add(time.Minute)}})
+	if out := plan("d-3", t0.Add(time.Minute+action.PlannedWindow+time.Second)); len(out) != 0 {
+		t.Fatalf("a drift observed long after the remediation ended is planned: %+v", out)
+	}
+	if out := plan("d-4", t0.Add(2*time.Minute)); len(out) != 1 {
+		t.Fatalf("a drift observed just after the remediation ended is not planned: %+v", out)
 	}
 }

@@ -41,8 +41,8 @@ func (c Actions) Request(ctx context.Context, ciID, driftID string, kind drift.A
 	})
 }
 
-// Remediate is Request of the remediation the drift's policy names (see drift.Remediation):
-// the kind follows from its action_type, field and desired value. A resolved drift, and one for
+// Remediate is Request of the remediation the drift's policy names (see drift.Remedy): the
+// kind follows from its action_type, script, auto_remediate, field and desired value. A resolved drift, and one for
 // which no remediation exists, are fault.ErrConflict saying why; an unknown drift is
 // fault.ErrNotFound.
 func (c Actions) Remediate(ctx context.Context, ciID, driftID, by, reason string) (event.Record, *event.Envelope, error) {
@@ -52,7 +52,7 @@ func (c Actions) Remediate(ctx context.Context, ciID, driftID, by, reason string
 			return "", fmt.Errorf("drift event %q is resolved; there is nothing to remediate: %w", a.DriftID, fault.ErrConflict)
 		}
 		f := d.Detected
-		kind, err := drift.Remediation(f.ActionType, f.Field, f.Desired)
+		kind, err := drift.Remedy{ActionType: f.ActionType, Script: f.Script, AutoRemediate: f.AutoRemediate, Field: f.Field, Desired: f.Desired}.Remediation()
 		if err != nil {
 			return "", fmt.Errorf("drift event %q has no remediation: %v (policy %q): %w", a.DriftID, err, f.PolicyID, fault.ErrConflict)
 		}
@@ -87,6 +87,9 @@ func (c Actions) ask(ctx context.Context, a ask, choose func(ledger.Drift) (drif
 	req := event.ActionRequested_v1{
 		ActionID: event.ActionID(a.DriftID, kind), Kind: kind, CIID: a.CIID, CIType: f.CIType, DriftID: a.DriftID,
 		Field: f.Field, Desired: f.Desired, RequestedBy: by, Reason: a.Reason,
+	}
+	if kind == drift.ActionKindPlaybook || kind == drift.ActionKindScript {
+		req.Target = f.Script
 	}
 	for attempt := 0; ; attempt++ {
 		rec, done, err := c.request(ctx, req)

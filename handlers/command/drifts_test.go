@@ -114,6 +114,25 @@ func TestActions(t *testing.T) {
 		}
 	})
 
+	t.Run("runs_the_policys_playbook_or_script", func(t *testing.T) {
+		t.Parallel()
+		store := openStore(t)
+		for id, remediate := range map[string]bool{"pb": true, "sc": false} {
+			appendFact(t, store, id, "files", event.DriftDetected_v1{
+				DriftID: id, CIID: "files", PolicyID: "p", Field: "/files/motd", Desired: json.RawMessage(`"hi"`), Actual: json.RawMessage(`"x"`),
+				Category: drift.CategoryConfiguration, Severity: drift.SeverityHigh, ActionType: drift.ActionAutoCorrect,
+				Script: "restore-file", AutoRemediate: remediate, DetectedAt: at,
+			})
+		}
+		actions := command.Actions{Store: store, Now: clock}
+		for id, want := range map[string]drift.ActionKind{"pb": drift.ActionKindPlaybook, "sc": drift.ActionKindScript} {
+			rec, _, err := actions.Remediate(t.Context(), "files", id, "", "")
+			if req, _ := rec.Fact.(event.ActionRequested_v1); err != nil || req.Kind != want || req.Target != "restore-file" {
+				t.Fatalf("%s: %+v, %v; want %s of restore-file", id, rec, err, want)
+			}
+		}
+	})
+
 	t.Run("refuses_drifts_without_a_remediation_resolved_or_unknown_saying_why", func(t *testing.T) {
 		t.Parallel()
 		store := openStore(t)

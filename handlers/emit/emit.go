@@ -120,7 +120,7 @@ func (s *Emit) detect(in event.Message[event.PolicyEvaluated_v2], l *ledger.Ledg
 			TemplateVersion: v.Desired.Version, PolicyID: v.PolicyID, PolicyVersion: v.PolicyVersion,
 			ObservationID: o.ObservationID, Field: fd.Field, Desired: fd.Desired, Actual: fd.Actual,
 			Patch: fd.Patch, Detail: fd.Detail, Category: cmp.Or(fd.Category, v.Category), Severity: cmp.Or(fd.Severity, v.Severity),
-			ActionType: v.ActionType, AutoChangeRequest: v.AutoChangeRequest, AutoRemediate: v.AutoRemediate, Notify: v.Notify,
+			ActionType: v.ActionType, AutoChangeRequest: v.AutoChangeRequest, AutoRemediate: v.AutoRemediate, Script: v.Script, Notify: v.Notify,
 			DetectedAt: o.ObservedAt, DetectOnly: v.DetectOnly, ActAfter: v.ActAfter,
 		}))
 	}

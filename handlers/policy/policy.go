@@ -47,11 +47,11 @@ func (s *Policy) Handle(_ context.Context, in event.Message[event.DiffComputed_v
 		Observed: d.Observed, Desired: d.Desired, PolicyID: p.ID, PolicyVersion: d.PolicyVersion,
 		Severity: p.Severity, Category: p.Category, DriftThreshold: p.DriftThreshold, Differing: len(v.Differs),
 		ThresholdMet: v.ThresholdMet, ActionType: p.ActionType, AutoChangeRequest: p.AutoChangeRequest,
-		AutoRemediate: p.AutoRemediate, Notify: p.Notify, Checked: d.Checked, Drifts: v.Drifts, Differs: v.Differs,
+		AutoRemediate: p.AutoRemediate, Script: p.Script, Notify: p.Notify, Checked: d.Checked, Drifts: v.Drifts, Differs: v.Differs,
 		DetectOnly: v.DetectOnly, ActAfter: v.ActAfter, Excepted: v.Excepted,
 	}
 	if out.DetectOnly {
-		out.ActionType, out.AutoChangeRequest, out.AutoRemediate = drift.ActionNone, false, false
+		out.ActionType, out.AutoChangeRequest, out.AutoRemediate, out.Script = drift.ActionNone, false, false, ""
 	}
 	return []event.Record{{ID: event.DeriveID("policy-evaluated", in.ID), Subject: d.Observed.CIID, Time: at, Fact: out}}, nil
 }

@@ -77,12 +77,21 @@ type Status string
 const (
 	StatusOpen         Status = "open"
 	StatusAcknowledged Status = "acknowledged"
-	StatusResolved     Status = "resolved"
+	// StatusRemediating: a remediation of driftwatch's own was asked for the drift.
+	StatusRemediating Status = "remediating"
+	StatusResolved    Status = "resolved"
+	// StatusEscalated: the drift was still there after its remediation attempts; an
+	// incident was opened. It still resolves when its field matches again.
+	StatusEscalated Status = "escalated"
 )
 
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
-	return s == StatusOpen || s == StatusAcknowledged || s == StatusResolved
+	switch s {
+	case StatusOpen, StatusAcknowledged, StatusRemediating, StatusResolved, StatusEscalated:
+		return true
+	}
+	return false
 }
 
 // Hash returns the baseline hash of a JSON document: "sha256:" and the hex SHA-256 of its

@@ -109,10 +109,12 @@ type DriftDetected_v1 struct {
 	ActionType        drift.ActionType `json:"action_type"`
 	AutoChangeRequest bool             `json:"auto_change_request"`
 	AutoRemediate     bool             `json:"auto_remediate"`
-	Notify            []string         `json:"notify,omitempty"`
-	DetectedAt        time.Time        `json:"detected_at"`
-	// DetectOnly and ActAfter are the verdict's (PolicyEvaluated_v2): no action of any kind
-	// for a detect-only drift; no remediation before ActAfter (the next maintenance window).
+	// Script is the policy's remediation playbook (with auto_remediate) or script.
+	Script     string    `json:"script,omitempty"`
+	Notify     []string  `json:"notify,omitempty"`
+	DetectedAt time.Time `json:"detected_at"`
+	// DetectOnly and ActAfter are the verdict's (PolicyEvaluated_v2): no action at all, and
+	// no remediation before that time.
 	DetectOnly bool      `json:"detect_only,omitempty"`
 	ActAfter   time.Time `json:"act_after,omitzero"`
 }

@@ -137,21 +137,23 @@ type DiffComputed_v2 struct {
 // PolicyEvaluated_v2 is the policy's verdict on one diff: which drifts to open (none when
 // fewer than the threshold differ) and which actions they ask for.
 type PolicyEvaluated_v2 struct {
-	Observed          Observed           `json:"observation"`
-	Desired           DesiredRef         `json:"desired,omitzero"`
-	PolicyID          string             `json:"policy_id"`
-	PolicyVersion     int                `json:"policy_version,omitempty"`
-	Severity          drift.Severity     `json:"severity"`
-	Category          drift.Category     `json:"category"`
-	DriftThreshold    int                `json:"drift_threshold"`
-	Differing         int                `json:"differing"`
-	ThresholdMet      bool               `json:"threshold_met"`
-	ActionType        drift.ActionType   `json:"action_type"`
-	AutoChangeRequest bool               `json:"auto_change_request"`
-	AutoRemediate     bool               `json:"auto_remediate"`
-	Notify            []string           `json:"notify,omitempty"`
-	Checked           []string           `json:"checked"`
-	Drifts            []drift.FieldDrift `json:"drifts"`
+	Observed          Observed         `json:"observation"`
+	Desired           DesiredRef       `json:"desired,omitzero"`
+	PolicyID          string           `json:"policy_id"`
+	PolicyVersion     int              `json:"policy_version,omitempty"`
+	Severity          drift.Severity   `json:"severity"`
+	Category          drift.Category   `json:"category"`
+	DriftThreshold    int              `json:"drift_threshold"`
+	Differing         int              `json:"differing"`
+	ThresholdMet      bool             `json:"threshold_met"`
+	ActionType        drift.ActionType `json:"action_type"`
+	AutoChangeRequest bool             `json:"auto_change_request"`
+	AutoRemediate     bool             `json:"auto_remediate"`
+	// Script is the policy's remediation playbook (with auto_remediate) or script.
+	Script  string             `json:"script,omitempty"`
+	Notify  []string           `json:"notify,omitempty"`
+	Checked []string           `json:"checked"`
+	Drifts  []drift.FieldDrift `json:"drifts"`
 	// Differs lists every checked field that still differs, including those under threshold,
 	// so that a drift already open on one of them is not resolved.
 	Differs []string `json:"differs"`

@@ -26,6 +26,8 @@ const (
 	TypeActionRequested      = "io.driftwatch.action.requested.v1"
 	TypeActionSucceeded      = "io.driftwatch.action.succeeded.v1"
 	TypeActionFailed         = "io.driftwatch.action.failed.v1"
+	TypeDriftEscalated       = "io.driftwatch.drift.escalated.v1"
+	TypeDriftPlanned         = "io.driftwatch.drift.planned.v1"
 
 	TypeDriftUpdated           = "io.driftwatch.drift.updated.v1"
 	TypeStateRecorded          = "io.driftwatch.state.recorded.v1"
@@ -68,6 +70,8 @@ var routes = map[string]route{
 	TypeActionRequested:      {topic: topic.ActionRequested, stream: ActionStreamPrefix},
 	TypeActionSucceeded:      {topic: topic.ActionSucceeded, stream: ActionStreamPrefix},
 	TypeActionFailed:         {topic: topic.ActionFailed, stream: ActionStreamPrefix},
+	TypeDriftEscalated:       {topic: topic.DriftEscalated, stream: DriftStreamPrefix},
+	TypeDriftPlanned:         {topic: topic.DriftPlanned, stream: DriftStreamPrefix},
 
 	TypeDriftUpdated:           {topic: topic.DriftUpdated, stream: DriftStreamPrefix},
 	TypeStateRecorded:          {stream: "state-"},

@@ -1,6 +1,7 @@
 // Package ledger folds one CI's drift stream (drift-<ci_id>: detected, acknowledged,
-// resolved) into its current drifts, and commits decisions on it with optimistic concurrency,
-// so that there is at most one unresolved drift per (CI, field) whatever the number of
+// planned, escalated, resolved) into its current drifts, and commits decisions on it with
+// optimistic concurrency, so that there is at most one unresolved drift per (CI, field)
+// whatever the number of
 // workers.
 package ledger
 
@@ -33,6 +34,8 @@ type Drift struct {
 	Status   drift.Status
 	// Actual is the field's latest actual value: Detected.Actual, or the last update's.
 	Actual json.RawMessage
+	// PlannedChange names the change a planned drift is part of; empty when unplanned.
+	PlannedChange string
 }
 
 // Ledger is one CI's drift lifecycle. It is not safe for concurrent use; load one per decision.
@@ -130,6 +133,22 @@ func (l *Ledger) apply(r eventstore.Recorded) error {
 		}
 		if d := l.drifts[m.Fact.DriftID]; d != nil && d.Status == drift.StatusOpen {
 			d.Status = drift.StatusAcknowledged
+		}
+	case event.TypeDriftPlanned:
+		m, err := event.Decode[event.DriftPlanned_v1](env)
+		if err != nil {
+			return err
+		}
+		if d := l.drifts[m.Fact.DriftID]; d != nil {
+			d.PlannedChange = m.Fact.Change
+		}
+	case event.TypeDriftEscalated:
+		m, err := event.Decode[event.DriftEscalated_v1](env)
+		if err != nil {
+			return err
+		}
+		if d := l.drifts[m.Fact.DriftID]; d != nil && d.Status != drift.StatusResolved {
+			d.Status = drift.StatusEscalated
 		}
 	case event.TypeDriftResolved:
 		m, err := event.Decode[event.DriftResolved_v1](env)

@@ -34,6 +34,12 @@ const (
 	DriftUpdated = "drift.updated"
 	// DriftAcknowledged is the public stream of acknowledgements.
 	DriftAcknowledged = "drift.acknowledged"
+	// DriftEscalated is the public stream of escalations: drifts still there after their
+	// remediation attempts.
+	DriftEscalated = "drift.escalated"
+	// DriftPlanned is the public stream of drifts marked planned: observed while a
+	// remediation of driftwatch's own was in progress on their CI.
+	DriftPlanned = "drift.planned"
 	// Poison parks messages that cannot be processed, with their reason.
 	Poison = "driftwatch.poison.v1"
 	// ObservationRejected carries observations refused for their credentials (a CI that does

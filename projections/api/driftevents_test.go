@@ -43,7 +43,18 @@ func TestDriftEvents(t *testing.T) {
 		detected("d2", "vm-1", "/cpu_count", drift.SeverityLow, drift.CategoryConfiguration, 1),
 		detected("d3", "vm-2", "/network", drift.SeverityCritical, drift.CategoryNetwork, 2),
 		event.DriftResolved_v1{DriftID: "d3", CIID: "vm-2", Reason: "matches", ResolvedAt: now},
+		event.ActionSucceeded_v1{ActionID: "a1", Kind: drift.ActionKindChangeRequest, CIID: "vm-1", DriftID: "d2",
+			Ticket: &event.TicketRef{Kind: "change_request", ID: "0a1b", Number: "CHG0030001"}},
 	)
+
+	t.Run("shows_the_number_of_a_drifts_change_request", func(t *testing.T) {
+		t.Parallel()
+		var d map[string]any
+		f.do("GET", "/drift/events/d2", "", nil).want(t, http.StatusOK, &d)
+		if d["ticket"] != "CHG0030001" || d["status"] != "open" {
+			t.Fatalf("drift: %v", d)
+		}
+	})
 
 	t.Run("lists_in_detection_order_and_pages_with_a_cursor", func(t *testing.T) {
 		t.Parallel()

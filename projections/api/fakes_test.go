@@ -264,6 +264,10 @@ func subjectOf(fact event.Fact) string {
 		return f.CIID
 	case event.ActionRequested_v1:
 		return f.CIID
+	case event.ActionSucceeded_v1:
+		return f.CIID
+	case event.DriftEscalated_v1:
+		return f.CIID
 	case event.StateRecorded_v1:
 		return f.Hash
 	}

@@ -19,10 +19,12 @@ var streamTypes = map[string]string{
 	event.TypeDriftUpdated:      "drift.updated",
 	event.TypeDriftAcknowledged: "drift.acknowledged",
 	event.TypeDriftResolved:     "drift.resolved",
+	event.TypeDriftEscalated:    "drift.escalated",
+	event.TypeDriftPlanned:      "drift.planned",
 }
 
 // streamDrifts is GET /drift/events/stream: the drift facts (detected, updated, acknowledged,
-// resolved) as server-sent events, each sent once the read models have applied it, so that
+// resolved, escalated, planned) as server-sent events, each sent once the read models have applied it, so that
 // what it announces is readable from the API when it arrives. Each event's id is its store
 // position and its data the CloudEvent; a client resumes after a position with
 // Last-Event-ID or ?after=. Without either, the stream starts at what the read models have

@@ -80,12 +80,75 @@ func (b model) acknowledged(f event.DriftAcknowledged_v1) error {
 	if !ok {
 		return projections.Skip(fmt.Errorf("acknowledgement of unknown drift %q", f.DriftID))
 	}
-	if d.Status != drift.StatusOpen {
+	if d.Status == drift.StatusResolved || !d.AcknowledgedAt.IsZero() {
 		return nil
 	}
 	return b.change(d, func(d *Drift) {
-		d.Status = drift.StatusAcknowledged
+		if d.Status == drift.StatusOpen {
+			d.Status = drift.StatusAcknowledged
+		}
 		d.AcknowledgedAt, d.AcknowledgedBy, d.AckComment = f.AcknowledgedAt.UTC(), f.By, f.Comment
+	})
+}
+
+// actionRequested moves an open or acknowledged drift to remediating when a remediation of
+// it is asked for.
+func (b model) actionRequested(f event.ActionRequested_v1) error {
+	if f.DriftID == "" || !f.Kind.Remediates() {
+		return nil
+	}
+	var d Drift
+	if ok, err := projections.GetJSON(b.drift, f.DriftID, &d); !ok || err != nil {
+		return err
+	}
+	if d.Status == drift.StatusResolved || d.Status == drift.StatusEscalated {
+		return nil
+	}
+	return b.change(d, func(d *Drift) {
+		d.Status = drift.StatusRemediating
+		d.RemediationAttempts = max(d.RemediationAttempts, f.Attempt, 1)
+	})
+}
+
+// actionSucceeded records the number of a ticket opened for the drift.
+func (b model) actionSucceeded(f event.ActionSucceeded_v1) error {
+	if f.DriftID == "" || f.Ticket == nil || (f.Kind != drift.ActionKindChangeRequest && f.Kind != drift.ActionKindIncident) {
+		return nil
+	}
+	var d Drift
+	if ok, err := projections.GetJSON(b.drift, f.DriftID, &d); !ok || err != nil {
+		return err
+	}
+	if f.Kind == drift.ActionKindChangeRequest {
+		d.Ticket = f.Ticket.Number
+	} else {
+		d.Incident = f.Ticket.Number
+	}
+	return b.putDrift(d)
+}
+
+// planned marks a drift planned, naming the change.
+func (b model) planned(f event.DriftPlanned_v1) error {
+	var d Drift
+	if ok, err := projections.GetJSON(b.drift, f.DriftID, &d); !ok || err != nil {
+		return err
+	}
+	d.Planned, d.PlannedChange = true, f.Change
+	return b.putDrift(d)
+}
+
+// escalated moves an unresolved drift to escalated.
+func (b model) escalated(f event.DriftEscalated_v1) error {
+	var d Drift
+	if ok, err := projections.GetJSON(b.drift, f.DriftID, &d); !ok || err != nil {
+		return err
+	}
+	if d.Status == drift.StatusResolved || d.Status == drift.StatusEscalated {
+		return nil
+	}
+	return b.change(d, func(d *Drift) {
+		d.Status = drift.StatusEscalated
+		d.EscalatedAt, d.EscalationReason = f.EscalatedAt.UTC(), f.Reason
 	})
 }
 

@@ -75,6 +75,14 @@ func (e *env) record(facts ...event.Fact) {
 			subject = f.CIID
 		case event.DriftResolved_v1:
 			subject = f.CIID
+		case event.DriftEscalated_v1:
+			subject = f.CIID
+		case event.DriftPlanned_v1:
+			subject = f.CIID
+		case event.ActionRequested_v1:
+			subject = f.CIID
+		case event.ActionSucceeded_v1:
+			subject = f.CIID
 		}
 		rec := event.Record{ID: event.DeriveID("drifts-test", fmt.Sprint(e.n)), Subject: subject, Time: base, Fact: f}
 		ev, stream, err := rec.StoreEvent()

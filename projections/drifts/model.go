@@ -1,7 +1,8 @@
 // Package drifts is the drift read model: every drift with its lifecycle, the drift status
 // of every CI with its last observed state, and the report counts. It is a
 // projections.Projection fed by ObservationReceived_v1, DriftDetected_v1,
-// DriftUpdated_v1, DriftAcknowledged_v1 and DriftResolved_v1, with the CIs' states by hash
+// DriftUpdated_v1, DriftAcknowledged_v1, DriftEscalated_v1, DriftResolved_v1 and the action
+// facts that move a drift to remediating and name its tickets, with the CIs' states by hash
 // from the observation facts and their last verdicts from PolicyEvaluated_v2; its queries
 // serve the HTTP API and reconcile.
 package drifts
@@ -48,15 +49,17 @@ func New() *Model { return &Model{} }
 func (m *Model) Name() string { return Name }
 
 // Version implements projections.Projection: 2 keeps CIs' states by hash only; 3 names the
-// governing template on CIs and the template version on drifts.
-func (m *Model) Version() int { return 3 }
+// governing template on CIs and the template version on drifts; 4 follows the remediation
+// lifecycle (remediating, escalated, planned, the ticket numbers).
+func (m *Model) Version() int { return 4 }
 
 // Consumes implements projections.Consumer.
 func (m *Model) Consumes(typ string) bool {
 	switch typ {
 	case event.TypeObservationReceived, event.TypeObservationReceivedV2, event.TypeObservationUnchanged,
 		event.TypePolicyEvaluatedV2, event.TypeDriftDetected, event.TypeDriftUpdated,
-		event.TypeDriftAcknowledged, event.TypeDriftResolved:
+		event.TypeDriftAcknowledged, event.TypeDriftResolved, event.TypeDriftEscalated,
+		event.TypeDriftPlanned, event.TypeActionRequested, event.TypeActionSucceeded:
 		return true
 	}
 	return false
@@ -142,6 +145,30 @@ func (m *Model) Apply(tx *bolt.Tx, ev projections.Event) error {
 			return projections.Skip(err)
 		}
 		return b.resolved(msg.Fact)
+	case event.TypeDriftEscalated:
+		msg, err := event.Decode[event.DriftEscalated_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.escalated(msg.Fact)
+	case event.TypeDriftPlanned:
+		msg, err := event.Decode[event.DriftPlanned_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.planned(msg.Fact)
+	case event.TypeActionRequested:
+		msg, err := event.Decode[event.ActionRequested_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.actionRequested(msg.Fact)
+	case event.TypeActionSucceeded:
+		msg, err := event.Decode[event.ActionSucceeded_v1](ev.Envelope)
+		if err != nil {
+			return projections.Skip(err)
+		}
+		return b.actionSucceeded(msg.Fact)
 	}
 	return nil
 }

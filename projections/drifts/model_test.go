@@ -65,6 +65,43 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("follows_a_remediation_to_escalation_with_its_tickets", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		cr := &event.TicketRef{Kind: "change_request", ID: "s1", Number: "CHG0030001"}
+		inc := &event.TicketRef{Kind: "incident", ID: "s2", Number: "INC0010001"}
+		e.record(detected("d1", "vm-1", "/power_state", drift.SeverityHigh, 0),
+			event.ActionRequested_v1{ActionID: "a0", Kind: drift.ActionKindChangeRequest, CIID: "vm-1", DriftID: "d1"},
+			event.ActionSucceeded_v1{ActionID: "a0", Kind: drift.ActionKindChangeRequest, CIID: "vm-1", DriftID: "d1", Ticket: cr})
+		if d := e.mustGet("d1"); d.Status != drift.StatusOpen || d.Ticket != "CHG0030001" {
+			t.Fatalf("drift with a change request: %+v", d)
+		}
+		e.record(acked("d1", "vm-1", "ann"),
+			event.ActionRequested_v1{ActionID: "a1", Kind: drift.ActionKindPlaybook, CIID: "vm-1", DriftID: "d1", Attempt: 1},
+			event.ActionRequested_v1{ActionID: "a2", Kind: drift.ActionKindPlaybook, CIID: "vm-1", DriftID: "d1", Attempt: 2})
+		if d := e.mustGet("d1"); d.Status != drift.StatusRemediating || d.RemediationAttempts != 2 || d.AcknowledgedBy != "ann" {
+			t.Fatalf("drift under remediation: %+v", d)
+		}
+		e.record(event.DriftEscalated_v1{DriftID: "d1", CIID: "vm-1", Attempts: 2, Reason: "still drifted", EscalatedAt: base.Add(time.Hour)},
+			event.ActionSucceeded_v1{ActionID: "a3", Kind: drift.ActionKindIncident, CIID: "vm-1", DriftID: "d1", Ticket: inc})
+		d := e.mustGet("d1")
+		if d.Status != drift.StatusEscalated || d.Incident != "INC0010001" || d.EscalationReason != "still drifted" {
+			t.Fatalf("escalated drift: %+v", d)
+		}
+		if r, err := e.model.Report(); err != nil || r.Total.Escalated != 1 || r.Total.Remediating != 0 || r.ByStatus[drift.StatusEscalated] != 1 {
+			t.Fatalf("report: %+v, %v", r, err)
+		}
+		e.record(resolved("d1", "vm-1"))
+		if d := e.mustGet("d1"); d.Status != drift.StatusResolved || d.Ticket != "CHG0030001" || d.Planned {
+			t.Fatalf("resolved drift: %+v", d)
+		}
+		e.record(detected("d2", "vm-1", "/cpu_count", drift.SeverityLow, 5),
+			event.DriftPlanned_v1{DriftID: "d2", CIID: "vm-1", Change: "CHG0030001", ByDrift: "d1", Reason: "during d1's remediation"})
+		if d := e.mustGet("d2"); !d.Planned || d.PlannedChange != "CHG0030001" {
+			t.Fatalf("planned drift: %+v", d)
+		}
+	})
+
 	t.Run("ignores_a_drift_detected_again_and_facts_about_unknown_drifts", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t)

@@ -103,7 +103,9 @@ func (m *Model) CIs() ([]CI, error) {
 // Report returns the drift counts by CI type, category, severity and status.
 func (m *Model) Report() (Report, error) {
 	r := Report{
-		ByStatus:   map[drift.Status]int{drift.StatusOpen: 0, drift.StatusAcknowledged: 0, drift.StatusResolved: 0},
+		ByStatus: map[drift.Status]int{
+			drift.StatusOpen: 0, drift.StatusAcknowledged: 0, drift.StatusRemediating: 0, drift.StatusEscalated: 0, drift.StatusResolved: 0,
+		},
 		ByCIType:   map[string]Counts{},
 		ByCategory: map[drift.Category]Counts{},
 		BySeverity: map[drift.Severity]Counts{},

@@ -52,6 +52,21 @@ type Drift struct {
 	ResolutionReason string    `json:"resolution_reason,omitempty"`
 	// ResolvingObservationID is the observation that showed the field matching again.
 	ResolvingObservationID string `json:"resolving_observation_id,omitempty"`
+	// Ticket is the number of the drift's ITSM change request; Incident the number of the
+	// incident opened when it escalated.
+	Ticket   string `json:"ticket,omitempty"`
+	Incident string `json:"incident,omitempty"`
+	// RemediationAttempts counts the remediation attempts asked for (a playbook, a script,
+	// a start or stop).
+	RemediationAttempts int `json:"remediation_attempts,omitempty"`
+	// Planned says the drift was observed while a remediation of driftwatch's own was in
+	// progress on its CI; PlannedChange names that change (a change request's number, or
+	// the remediation's action id). Other drifts are unplanned.
+	Planned       bool   `json:"planned"`
+	PlannedChange string `json:"planned_change,omitempty"`
+	// EscalatedAt and EscalationReason say when and why the drift escalated.
+	EscalatedAt      time.Time `json:"escalated_at,omitzero"`
+	EscalationReason string    `json:"escalation_reason,omitempty"`
 }
 
 // CI is the drift status of one configuration item: its last observed state (by hash), its
@@ -111,6 +126,8 @@ type Counts struct {
 	Total        int `json:"total"`
 	Open         int `json:"open"`
 	Acknowledged int `json:"acknowledged"`
+	Remediating  int `json:"remediating"`
+	Escalated    int `json:"escalated"`
 	Resolved     int `json:"resolved"`
 }
 
@@ -122,6 +139,10 @@ func (c *Counts) add(s drift.Status, n int) {
 		c.Open += n
 	case drift.StatusAcknowledged:
 		c.Acknowledged += n
+	case drift.StatusRemediating:
+		c.Remediating += n
+	case drift.StatusEscalated:
+		c.Escalated += n
 	case drift.StatusResolved:
 		c.Resolved += n
 	}

@@ -222,6 +222,12 @@ func describeFact(env event.Envelope) (string, string, error) {
 	case event.TypeDriftResolved:
 		m, err := event.Decode[event.DriftResolved_v1](env)
 		return fmt.Sprintf("drift %s on %s resolved: %s", m.Fact.DriftID, m.Fact.Field, m.Fact.Reason), "", err
+	case event.TypeDriftEscalated:
+		m, err := event.Decode[event.DriftEscalated_v1](env)
+		return fmt.Sprintf("drift %s on %s escalated after %d remediation attempts", m.Fact.DriftID, m.Fact.Field, m.Fact.Attempts), m.Fact.Reason, err
+	case event.TypeDriftPlanned:
+		m, err := event.Decode[event.DriftPlanned_v1](env)
+		return fmt.Sprintf("drift %s is planned: part of change %s", m.Fact.DriftID, m.Fact.Change), m.Fact.Reason, err
 	case event.TypeActionRequested:
 		m, err := event.Decode[event.ActionRequested_v1](env)
 		return fmt.Sprintf("%s requested by %s for drift %s", m.Fact.Kind, m.Fact.RequestedBy, m.Fact.DriftID), m.Fact.Reason, err
