@@ -258,5 +258,6 @@ func (a *app) addNotify() error {
 		router.Add(a.router, notify.DetectedName, notify.DetectedTopic, ss.Detected),
 		router.Add(a.router, notify.AcknowledgedName, notify.AcknowledgedTopic, ss.Acknowledged),
 		router.Add(a.router, notify.ResolvedName, notify.ResolvedTopic, ss.Resolved),
+		router.Add(a.router, notify.EscalatedName, notify.EscalatedTopic, ss.Escalated),
 	)
 }

@@ -13,14 +13,12 @@ import (
 
 // Consumer groups and topics of the stage: one per lifecycle fact it tells. drift.updated is
 // not told: an open drift whose actual value changed is a repeat, and the ledger the
-// acknowledgement and resolution read shows its latest value.
-//
-// Escalation: when the drift lifecycle gains an escalation fact (issue 10, item 4), add an
-// Escalated stage beside these: its Handle builds the notification from the ledger's drift
-// as Acknowledged does, with Event EventEscalated, and calls Dispatch; the name
-// "notify-escalated" on its topic. Senders already render EventEscalated (PagerDuty
-// triggers the drift's alert again).
+// acknowledgement and resolution read shows its latest value. An escalation (the drift is
+// still there after its remediation attempts) is told once: PagerDuty triggers the drift's
+// alert again under its dedup_key, whatever the number of attempts.
 const (
+	EscalatedName     = "notify-escalated"
+	EscalatedTopic    = topic.DriftEscalated
 	DetectedName      = "notify-detected"
 	DetectedTopic     = topic.DriftDetected
 	AcknowledgedName  = "notify-acknowledged"
@@ -34,6 +32,7 @@ type Stages struct {
 	Detected     Detected
 	Acknowledged Acknowledged
 	Resolved     Resolved
+	Escalated    Escalated
 }
 
 // NewStages returns the handlers over a new Dispatcher (see New).
@@ -43,7 +42,7 @@ func NewStages(cfg Config, deps Deps) (Stages, error) {
 		return Stages{}, err
 	}
 	l := ledger.NewCache(deps.Store, 10_000)
-	return Stages{Detected: Detected{d}, Acknowledged: Acknowledged{d, l}, Resolved: Resolved{d, l}}, nil
+	return Stages{Detected: Detected{d}, Acknowledged: Acknowledged{d, l}, Resolved: Resolved{d, l}, Escalated: Escalated{d, l}}, nil
 }
 
 // Detected tells the opening of a drift. It consumes DriftDetected_v1 and emits nothing (it
@@ -113,6 +112,34 @@ func (s Resolved) Handle(ctx context.Context, in event.Message[event.DriftResolv
 	// detail of the opening.
 	n.Actual = d.Detected.Desired
 	n.Summary = fmt.Sprintf("%s %s resolved", f.CIID, fieldName(n.Field))
+	if f.Reason != "" {
+		n.Summary += ": " + cut(f.Reason, 200)
+	}
+	return nil, s.d.Dispatch(ctx, n, d.Detected.Notify, in.Time)
+}
+
+// Escalated tells that a drift is still there after its remediation attempts. It consumes
+// DriftEscalated_v1, reads the drift from its CI's ledger, and emits nothing; a planned
+// drift's escalation (part of a change) never pages. Idempotent and safe for concurrent use.
+type Escalated struct {
+	d       *Dispatcher
+	ledgers *ledger.Cache
+}
+
+// Handle implements router.Stage.
+func (s Escalated) Handle(ctx context.Context, in event.Message[event.DriftEscalated_v1]) ([]event.Record, error) {
+	f := in.Fact
+	d, err := lookup(ctx, s.ledgers, f.CIID, f.DriftID)
+	if err != nil {
+		return nil, err
+	}
+	n := opening(d.Detected)
+	n.Event, n.At, n.Actual = EventEscalated, f.EscalatedAt, d.Actual
+	n.Planned = f.PlannedChange != ""
+	if f.Severity != "" {
+		n.Severity = f.Severity
+	}
+	n.Summary = fmt.Sprintf("%s %s escalated after %d remediation attempt(s)", f.CIID, fieldName(n.Field), f.Attempts)
 	if f.Reason != "" {
 		n.Summary += ": " + cut(f.Reason, 200)
 	}

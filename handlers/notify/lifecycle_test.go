@@ -125,6 +125,7 @@ type rig struct {
 	detected *counted[event.DriftDetected_v1]
 	acked    *counted[event.DriftAcknowledged_v1]
 	resolved *counted[event.DriftResolved_v1]
+	escal    *counted[event.DriftEscalated_v1]
 	runs     int
 }
 
@@ -158,11 +159,13 @@ func (r *rig) start() {
 		r.detected = &counted[event.DriftDetected_v1]{n: map[string]int{}}
 		r.acked = &counted[event.DriftAcknowledged_v1]{n: map[string]int{}}
 		r.resolved = &counted[event.DriftResolved_v1]{n: map[string]int{}}
+		r.escal = &counted[event.DriftEscalated_v1]{n: map[string]int{}}
 	}
-	r.detected.stage, r.acked.stage, r.resolved.stage = ss.Detected, ss.Acknowledged, ss.Resolved
+	r.detected.stage, r.acked.stage, r.resolved.stage, r.escal.stage = ss.Detected, ss.Acknowledged, ss.Resolved, ss.Escalated
 	must(t, router.Add(rt, notify.DetectedName, notify.DetectedTopic, router.Stage[event.DriftDetected_v1](r.detected)))
 	must(t, router.Add(rt, notify.AcknowledgedName, notify.AcknowledgedTopic, router.Stage[event.DriftAcknowledged_v1](r.acked)))
 	must(t, router.Add(rt, notify.ResolvedName, notify.ResolvedTopic, router.Stage[event.DriftResolved_v1](r.resolved)))
+	must(t, router.Add(rt, notify.EscalatedName, notify.EscalatedTopic, router.Stage[event.DriftEscalated_v1](r.escal)))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = rt.Run(ctx) }()
@@ -497,5 +500,39 @@ func TestFactsOlderThanMaxAgeAreNotTold(t *testing.T) {
 	}
 	if got := svc.counts(); got != (counts{}) {
 		t.Fatalf("received %+v for a fact two hours old, want nothing", got)
+	}
+}
+
+func escalated(d event.Record, attempts int) event.Record {
+	f := d.Fact.(event.DriftDetected_v1)
+	return event.Record{ID: event.DeriveID("drift-escalated", f.DriftID), Subject: f.CIID, Time: time.Now(),
+		Fact: event.DriftEscalated_v1{DriftID: f.DriftID, CIID: f.CIID, Field: f.Field, Attempts: attempts,
+			Reason: "still drifted after its remediation", EscalatedAt: time.Now().UTC()}}
+}
+
+// TestAnEscalationTriggersPagerDutyOnceWhateverTheAttempts: the escalation after three failed
+// remediation attempts is one more trigger of the drift's alert (its dedup_key), and the
+// escalation delivered again sends nothing more.
+func TestAnEscalationTriggersPagerDutyOnceWhateverTheAttempts(t *testing.T) {
+	t.Parallel()
+	svc := startServices(t)
+	r := newRig(t, svc.routing(t))
+	d := detected("web-09", drift.SeverityHigh)
+	dedup := pagerduty.DedupKey(d.Fact.(event.DriftDetected_v1).DriftID)
+	r.emit(d)
+	waitFor(t, "the opening handled", func() bool { return r.detected.count(d.ID) == 1 })
+	e := escalated(d, 3)
+	r.emit(e)
+	waitFor(t, "the escalation handled", func() bool { return r.escal.count(e.ID) == 1 })
+	if got := svc.pd.Alert(dedup); got.Triggers != 2 || got.Alerts != 1 {
+		t.Fatalf("after the escalation the alert is %+v, want one alert triggered twice (opening, escalation)", got)
+	}
+	if got := svc.pd.Events()[1]; got.EventAction != "trigger" || got.DedupKey != dedup {
+		t.Errorf("second event %s %s, want a trigger under the drift's dedup_key", got.EventAction, got.DedupKey)
+	}
+	r.start()
+	waitFor(t, "the escalation delivered again", func() bool { return r.escal.count(e.ID) == 2 })
+	if got := svc.pd.Alert(dedup); got.Triggers != 2 {
+		t.Fatalf("after a redelivery the alert was triggered %d times, want 2", got.Triggers)
 	}
 }
