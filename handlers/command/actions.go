@@ -42,9 +42,10 @@ func (c Actions) Request(ctx context.Context, ciID, driftID string, kind drift.A
 }
 
 // Remediate is Request of the remediation the drift's policy names (see drift.Remedy): the
-// kind follows from its action_type, script, auto_remediate, field and desired value. A resolved drift, and one for
-// which no remediation exists, are fault.ErrConflict saying why; an unknown drift is
-// fault.ErrNotFound.
+// kind follows from its action_type, script, auto_remediate, field and desired value. A
+// resolved drift, a drift of a detect-only policy (driftwatch never acts on those, whoever
+// asks) and one for which no remediation exists are fault.ErrConflict saying why; an
+// unknown drift is fault.ErrNotFound.
 func (c Actions) Remediate(ctx context.Context, ciID, driftID, by, reason string) (event.Record, *event.Envelope, error) {
 	a := ask{ciID, driftID, by, reason}
 	return c.ask(ctx, a, func(d ledger.Drift) (drift.ActionKind, error) {
@@ -52,6 +53,9 @@ func (c Actions) Remediate(ctx context.Context, ciID, driftID, by, reason string
 			return "", fmt.Errorf("drift event %q is resolved; there is nothing to remediate: %w", a.DriftID, fault.ErrConflict)
 		}
 		f := d.Detected
+		if f.DetectOnly {
+			return "", fmt.Errorf("drift event %q is under policy %q, which is detect-only: driftwatch does not act on its drifts; change the policy's mode to remediate: %w", a.DriftID, f.PolicyID, fault.ErrConflict)
+		}
 		kind, err := drift.Remedy{ActionType: f.ActionType, Script: f.Script, AutoRemediate: f.AutoRemediate, Field: f.Field, Desired: f.Desired}.Remediation()
 		if err != nil {
 			return "", fmt.Errorf("drift event %q has no remediation: %v (policy %q): %w", a.DriftID, err, f.PolicyID, fault.ErrConflict)

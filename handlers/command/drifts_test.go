@@ -141,8 +141,13 @@ func TestActions(t *testing.T) {
 		opened(t, store, "file", "web", "/files/etc~1hosts", `"a"`, drift.ActionAutoCorrect)
 		opened(t, store, "gone", "db", "/power_state", `"running"`, drift.ActionAutoCorrect)
 		resolved(t, store, "gone", "db", "/power_state")
+		appendFact(t, store, "watch", "web", event.DriftDetected_v1{
+			DriftID: "watch", CIID: "web", PolicyID: "watch-only", Field: "/power_state", Desired: json.RawMessage(`"running"`),
+			Actual: json.RawMessage(`"exited"`), Category: drift.CategoryState, Severity: drift.SeverityHigh,
+			ActionType: drift.ActionNone, DetectOnly: true, DetectedAt: at, // as the policy stage writes it
+		})
 		actions := command.Actions{Store: store, Now: clock}
-		for id, why := range map[string]string{"none": "action_type none", "review": "manual_review", "file": "only /power_state"} {
+		for id, why := range map[string]string{"none": "action_type none", "review": "manual_review", "file": "only /power_state", "watch": `policy "watch-only", which is detect-only`} {
 			_, _, err := actions.Remediate(t.Context(), "web", id, "", "")
 			if !errors.Is(err, fault.ErrConflict) || !strings.Contains(err.Error(), why) {
 				t.Fatalf("%s: %v; want a conflict saying %q", id, err, why)
