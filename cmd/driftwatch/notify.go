@@ -250,7 +250,11 @@ func (a *app) addNotify() error {
 	if err != nil {
 		return err
 	}
-	ss, err := notify.NewStages(cfg, notify.Deps{Store: a.store, Now: a.now})
+	planner, err := a.planner()
+	if err != nil {
+		return err
+	}
+	ss, err := notify.NewStages(cfg, notify.Deps{Store: a.store, Now: a.now, Planning: planner})
 	if err != nil {
 		return err
 	}

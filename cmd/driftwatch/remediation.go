@@ -49,6 +49,11 @@ type remediationConfig struct {
 	// ($DRIFTWATCH_SERVICENOW_URL), with $DRIFTWATCH_SERVICENOW_USER and
 	// $DRIFTWATCH_SERVICENOW_PASSWORD, or $DRIFTWATCH_SERVICENOW_TOKEN; default none.
 	ServiceNowURL string
+	// ServiceNowCMDBCIs says CI ids are the names of the instance's CMDB records
+	// ($DRIFTWATCH_SERVICENOW_CMDB_CIS): tickets name their cmdb_ci, and a drift on a CI with
+	// an approved change request in its implementation window is planned, naming that
+	// change; default false.
+	ServiceNowCMDBCIs bool
 	// TicketWebhookURL receives tickets as signed webhooks instead
 	// ($DRIFTWATCH_TICKET_WEBHOOK_URL), signed with the comma-separated
 	// $DRIFTWATCH_TICKET_WEBHOOK_SECRETS; default none.
@@ -61,6 +66,8 @@ func remediationFlags(fs *flag.FlagSet, c *remediationConfig) error {
 	fs.StringVar(&c.PlaybookInventory, "playbook-inventory", env("DRIFTWATCH_PLAYBOOK_INVENTORY", ""), "inventory for playbook runs; empty: the CI as a local host")
 	fs.StringVar(&c.ScriptDir, "script-dir", env("DRIFTWATCH_SCRIPT_DIR", ""), "allowlisted directory of remediation scripts; empty: none")
 	fs.StringVar(&c.ServiceNowURL, "servicenow-url", env("DRIFTWATCH_SERVICENOW_URL", ""), "ServiceNow instance for change requests and incidents (https://example.service-now.com)")
+	fs.BoolVar(&c.ServiceNowCMDBCIs, "servicenow-cmdb-cis", env("DRIFTWATCH_SERVICENOW_CMDB_CIS", "") == "1" || env("DRIFTWATCH_SERVICENOW_CMDB_CIS", "") == "true",
+		"CI ids are ServiceNow CMDB names: tickets name their cmdb_ci, and drifts in an approved change's implementation window are planned")
 	fs.StringVar(&c.TicketWebhookURL, "ticket-webhook-url", env("DRIFTWATCH_TICKET_WEBHOOK_URL", ""), "endpoint that receives tickets as signed webhooks")
 	for _, n := range []struct {
 		p        *int
@@ -102,6 +109,9 @@ func (c remediationConfig) validate() error {
 	}
 	if c.ServiceNowURL != "" && c.TicketWebhookURL != "" {
 		errs = append(errs, errors.New("--servicenow-url, --ticket-webhook-url: choose one ITSM system"))
+	}
+	if c.ServiceNowCMDBCIs && c.ServiceNowURL == "" {
+		errs = append(errs, errors.New("--servicenow-cmdb-cis: needs --servicenow-url"))
 	}
 	return errors.Join(errs...)
 }
@@ -196,14 +206,7 @@ func (a *app) tickets() (action.Tickets, error) {
 	c := a.cfg.Remediation
 	switch {
 	case c.ServiceNowURL != "":
-		t, err := servicenow.New(servicenow.Config{
-			Instance: c.ServiceNowURL, Username: os.Getenv("DRIFTWATCH_SERVICENOW_USER"),
-			Password: os.Getenv("DRIFTWATCH_SERVICENOW_PASSWORD"), Token: os.Getenv("DRIFTWATCH_SERVICENOW_TOKEN"),
-		}, nil)
-		if err != nil {
-			return nil, fmt.Errorf("--servicenow-url: %w", err)
-		}
-		return t, nil
+		return a.serviceNow()
 	case c.TicketWebhookURL != "":
 		var secrets []string
 		for _, s := range strings.Split(os.Getenv("DRIFTWATCH_TICKET_WEBHOOK_SECRETS"), ",") {
@@ -218,4 +221,36 @@ func (a *app) tickets() (action.Tickets, error) {
 		return t, nil
 	}
 	return nil, nil
+}
+
+// serviceNow is a client of the configured ServiceNow instance.
+func (a *app) serviceNow() (*servicenow.Client, error) {
+	c := a.cfg.Remediation
+	t, err := servicenow.New(servicenow.Config{
+		Instance: c.ServiceNowURL, Username: os.Getenv("DRIFTWATCH_SERVICENOW_USER"),
+		Password: os.Getenv("DRIFTWATCH_SERVICENOW_PASSWORD"), Token: os.Getenv("DRIFTWATCH_SERVICENOW_TOKEN"),
+		CIsInCMDB: c.ServiceNowCMDBCIs,
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--servicenow-url: %w", err)
+	}
+	return t, nil
+}
+
+// changeTTL is how long the change calendar's answers are reused (see action.CacheChanges).
+const changeTTL = time.Minute
+
+// planner is the action planner, with the ServiceNow change calendar when CI ids are CMDB
+// names. The action stage plans with it; the notify stage asks it whether an opening drift
+// is planned.
+func (a *app) planner() (*action.Planner, error) {
+	deps := action.PlannerDeps{Store: a.store, Now: a.now, Logger: a.log.Named("action")}
+	if c := a.cfg.Remediation; c.ServiceNowURL != "" && c.ServiceNowCMDBCIs {
+		sn, err := a.serviceNow()
+		if err != nil {
+			return nil, err
+		}
+		deps.Changes = action.CacheChanges(sn, changeTTL, a.now)
+	}
+	return action.NewPlanner(deps)
 }

@@ -66,7 +66,7 @@ var stages = []stage{
 	// The action stage: "action" plans from drifts, "action-run" performs what a policy or a
 	// person asked for, the lifecycle follows attempts, escalations and tickets.
 	{name: "action", add: func(a *app) error {
-		p, err := action.NewPlanner(a.store, a.now)
+		p, err := a.planner()
 		if err != nil {
 			return err
 		}

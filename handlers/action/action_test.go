@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func detected(actionType drift.ActionType, field, desired string) event.Message[
 
 func TestPlanner(t *testing.T) {
 	t.Parallel()
-	p, err := action.NewPlanner(openStore(t), time.Now)
+	p, err := action.NewPlanner(action.PlannerDeps{Store: openStore(t), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestRunnerRefusesInvalidRequestsAndStopsOnShutdown(t *testing.T) {
 	if _, err := action.NewRunner(action.RunnerConfig{Attempts: -1}, nil, nil, nil); err == nil {
 		t.Fatal("refuses_missing_dependencies")
 	}
-	if _, err := action.NewPlanner(nil, nil); err == nil {
+	if _, err := action.NewPlanner(action.PlannerDeps{}); err == nil || !strings.Contains(err.Error(), "clock: required") {
 		t.Fatal("refuses_a_missing_clock")
 	}
 }
@@ -224,7 +225,7 @@ func TestPlanAll(t *testing.T) {
 			d.ActionType, d.Script, d.AutoRemediate, d.AutoChangeRequest, d.DetectOnly = drift.ActionAutoCorrect, "restore-file", true, true, true
 		}, nil},
 	}
-	p, err := action.NewPlanner(openStore(t), time.Now)
+	p, err := action.NewPlanner(action.PlannerDeps{Store: openStore(t), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestPlanner_marks_a_drift_observed_during_its_cis_remediation_planned(t *te
 		event.Record{ID: event.DeriveID("r1"), Subject: "web-1", Fact: event.ActionRequested_v1{ActionID: attempt, Kind: drift.ActionKindPlaybook, CIID: "web-1", DriftID: "d-0",
 			Attempt: 1, RequestedBy: "policy", RequestedAt: t0}},
 	)
-	p, err := action.NewPlanner(store, time.Now)
+	p, err := action.NewPlanner(action.PlannerDeps{Store: store, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

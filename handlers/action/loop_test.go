@@ -72,7 +72,7 @@ func newLoop(t *testing.T, cfg loopConfig) *loop {
 	if l.emit, err = emit.New(emit.Config{}, emit.Deps{Store: l.store, Now: l.clock.now}); err != nil {
 		t.Fatal(err)
 	}
-	if l.planner, err = action.NewPlanner(l.store, l.clock.now); err != nil {
+	if l.planner, err = action.NewPlanner(action.PlannerDeps{Store: l.store, Now: l.clock.now}); err != nil {
 		t.Fatal(err)
 	}
 	if l.runner, err = action.NewRunner(action.RunnerConfig{Attempts: 4}, l.store, cfg.exec, l.clock.now); err != nil {

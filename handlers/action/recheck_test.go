@@ -111,7 +111,7 @@ func TestRechecker_runs_a_deferred_remediation_when_its_window_opens(t *testing.
 	commit(t, store, event.Record{ID: event.DeriveID("detected", "d-1"), Subject: "web-1", Fact: event.DriftDetected_v1{
 		DriftID: "d-1", CIID: "web-1", PolicyID: "p", Field: "/files/motd", Desired: json.RawMessage(`"x"`),
 		ActionType: drift.ActionAutoCorrect, Script: "restore-file", AutoRemediate: true, DetectedAt: time.Now(), ActAfter: opens}})
-	planner, err := action.NewPlanner(store, time.Now)
+	planner, err := action.NewPlanner(action.PlannerDeps{Store: store, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,17 @@ type Deps struct {
 	Store eventstore.Store
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Planning says whether an opening drift is planned, so that its opening does not page;
+	// nil: openings are unplanned (escalations, acknowledgements and resolutions read it
+	// from the drift's ledger).
+	Planning Planning
+}
+
+// Planning says which change a drift is part of: "" when it is unplanned. The action
+// planner answers it (action.Planner.PlannedChange), from driftwatch's own remediations
+// and the ITSM change calendar.
+type Planning interface {
+	PlannedChange(ctx context.Context, d event.DriftDetected_v1) (string, error)
 }
 
 // Dispatcher sends one event of a drift to the receivers its routing selects, each once. It

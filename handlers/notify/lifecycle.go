@@ -42,13 +42,16 @@ func NewStages(cfg Config, deps Deps) (Stages, error) {
 		return Stages{}, err
 	}
 	l := ledger.NewCache(deps.Store, 10_000)
-	return Stages{Detected: Detected{d}, Acknowledged: Acknowledged{d, l}, Resolved: Resolved{d, l}, Escalated: Escalated{d, l}}, nil
+	return Stages{Detected: Detected{d, deps.Planning}, Acknowledged: Acknowledged{d, l}, Resolved: Resolved{d, l}, Escalated: Escalated{d, l}}, nil
 }
 
 // Detected tells the opening of a drift. It consumes DriftDetected_v1 and emits nothing (it
-// records NotificationSent_v1 itself, see Dispatcher). Idempotent and safe for concurrent
-// use.
-type Detected struct{ d *Dispatcher }
+// records NotificationSent_v1 itself, see Dispatcher). A planned drift's opening (Planning)
+// does not page. Idempotent and safe for concurrent use.
+type Detected struct {
+	d        *Dispatcher
+	planning Planning
+}
 
 // Handle implements router.Stage.
 func (s Detected) Handle(ctx context.Context, in event.Message[event.DriftDetected_v1]) ([]event.Record, error) {
@@ -59,6 +62,16 @@ func (s Detected) Handle(ctx context.Context, in event.Message[event.DriftDetect
 	n := opening(f)
 	n.Event, n.At = EventOpened, f.DetectedAt
 	n.Summary = fmt.Sprintf("%s %s: desired %s, actual %s", f.CIID, fieldName(f.Field), summaryValue(f.Desired), summaryValue(f.Actual))
+	if s.planning != nil {
+		change, err := s.planning.PlannedChange(ctx, f)
+		if err != nil {
+			return nil, fmt.Errorf("notify: is drift %s planned: %w", f.DriftID, err)
+		}
+		if change != "" {
+			n.Planned = true
+			n.Summary += " (planned: " + cut(change, 80) + ")"
+		}
+	}
 	return nil, s.d.Dispatch(ctx, n, f.Notify, in.Time)
 }
 
@@ -135,7 +148,7 @@ func (s Escalated) Handle(ctx context.Context, in event.Message[event.DriftEscal
 	}
 	n := opening(d.Detected)
 	n.Event, n.At, n.Actual = EventEscalated, f.EscalatedAt, d.Actual
-	n.Planned = f.PlannedChange != ""
+	n.Planned = f.PlannedChange != "" || d.PlannedChange != ""
 	if f.Severity != "" {
 		n.Severity = f.Severity
 	}
@@ -151,9 +164,6 @@ func opening(f event.DriftDetected_v1) Notification {
 	return Notification{
 		DriftID: f.DriftID, CIID: f.CIID, CIType: f.CIType, Field: f.Field,
 		Category: f.Category, Severity: f.Severity,
-		// DriftDetected_v1 does not say whether a drift is planned (issue 10, item 5); when
-		// the drift carries it, set Planned from it here, and pagers are left out (Select).
-		Planned: false,
 		Desired: f.Desired, Actual: f.Actual, Detail: f.Detail, PolicyID: f.PolicyID,
 	}
 }

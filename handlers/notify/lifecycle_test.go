@@ -122,6 +122,7 @@ type rig struct {
 	store    eventstore.Store
 	emitter  *record.Emitter
 	routing  notify.Routing
+	planning notify.Planning
 	detected *counted[event.DriftDetected_v1]
 	acked    *counted[event.DriftAcknowledged_v1]
 	resolved *counted[event.DriftResolved_v1]
@@ -131,11 +132,17 @@ type rig struct {
 
 func newRig(t *testing.T, routing notify.Routing) *rig {
 	t.Helper()
+	return newPlanningRig(t, routing, nil)
+}
+
+// newPlanningRig is newRig with the planner's answers of planning.
+func newPlanningRig(t *testing.T, routing notify.Routing, planning notify.Planning) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	store, err := bolt.Open(bolt.Config{Dir: filepath.Join(dir, "events")})
 	must(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	r := &rig{t: t, dir: dir, store: store, routing: routing}
+	r := &rig{t: t, dir: dir, store: store, routing: routing, planning: planning}
 	r.start()
 	return r
 }
@@ -153,7 +160,7 @@ func (r *rig) start() {
 	r.emitter = em
 	rt, err := router.New(router.Config{MaxRetries: 3, InitialInterval: 5 * time.Millisecond, MaxInterval: 20 * time.Millisecond}, b, em, zap.NewNop())
 	must(t, err)
-	ss, err := notify.NewStages(notify.Config{Routing: r.routing, PublicURL: "https://driftwatch.example/"}, notify.Deps{Store: r.store})
+	ss, err := notify.NewStages(notify.Config{Routing: r.routing, PublicURL: "https://driftwatch.example/"}, notify.Deps{Store: r.store, Planning: r.planning})
 	must(t, err)
 	if r.detected == nil {
 		r.detected = &counted[event.DriftDetected_v1]{n: map[string]int{}}
@@ -534,5 +541,47 @@ func TestAnEscalationTriggersPagerDutyOnceWhateverTheAttempts(t *testing.T) {
 	waitFor(t, "the escalation delivered again", func() bool { return r.escal.count(e.ID) == 2 })
 	if got := svc.pd.Alert(dedup); got.Triggers != 2 {
 		t.Fatalf("after a redelivery the alert was triggered %d times, want 2", got.Triggers)
+	}
+}
+
+// changeOn is what the action planner says of drifts: those of one CI are part of a change.
+type changeOn struct{ ci, change string }
+
+func (c changeOn) PlannedChange(_ context.Context, d event.DriftDetected_v1) (string, error) {
+	if d.CIID == c.ci {
+		return c.change, nil
+	}
+	return "", nil
+}
+
+func TestAPlannedDriftNeverPages(t *testing.T) {
+	t.Parallel()
+	svc := startServices(t)
+	r := newPlanningRig(t, svc.routing(t), changeOn{ci: "web-10", change: "CHG0030042"})
+	planned, unplanned := detected("web-10", drift.SeverityCritical), detected("web-11", drift.SeverityCritical)
+	r.emit(planned, unplanned)
+	waitFor(t, "the openings handled", func() bool { return r.detected.count(planned.ID) >= 1 && r.detected.count(unplanned.ID) >= 1 })
+	res := resolved(planned)
+	r.emit(res)
+	waitFor(t, "the resolution handled", func() bool { return r.resolved.count(res.ID) >= 1 })
+
+	if got := svc.pd.Alert(pagerduty.DedupKey(planned.Fact.(event.DriftDetected_v1).DriftID)); got.Alerts != 0 || got.Resolves != 0 {
+		t.Errorf("PagerDuty heard of the planned drift: %+v", got)
+	}
+	if got := svc.pd.Alert(pagerduty.DedupKey(unplanned.Fact.(event.DriftDetected_v1).DriftID)); got.Triggers != 1 {
+		t.Errorf("the unplanned drift's alert is %+v, want one trigger", got)
+	}
+	// The others are told, and are told it is planned.
+	if got, want := svc.counts(), (counts{mail: 3, slack: 3, pd: 1, hook: 3}); got != want {
+		t.Fatalf("received %+v, want %+v", got, want)
+	}
+	var told bool
+	for _, m := range svc.slack.Messages() {
+		if strings.Contains(m.Text, "web-10") && strings.Contains(m.Text, "planned: CHG0030042") {
+			told = true
+		}
+	}
+	if !told {
+		t.Errorf("no Slack message says the drift is planned under CHG0030042")
 	}
 }

@@ -76,7 +76,7 @@ func newChain(t *testing.T, p drift.Policy) *chain {
 	if c.emit, err = emit.New(emit.Config{}, emit.Deps{Store: store, Now: c.clock}); err != nil {
 		t.Fatal(err)
 	}
-	if c.planner, err = action.NewPlanner(store, c.clock); err != nil {
+	if c.planner, err = action.NewPlanner(action.PlannerDeps{Store: store, Now: c.clock}); err != nil {
 		t.Fatal(err)
 	}
 	return c

@@ -168,18 +168,24 @@ func TicketActionID(driftID string, kind drift.ActionKind, ticketKind, key strin
 }
 
 // DriftPlanned_v1 marks a drift as planned: it was observed while a remediation of
-// driftwatch's own was in progress on its CI, so it is an expected effect of that change.
-// Change names it (the change request's number, or the remediation's action id). Drifts
-// without this fact are unplanned.
+// driftwatch's own was in progress on its CI, or in the implementation window of an
+// approved change request on it in the ITSM system, so it is an expected effect of that
+// change. Change names it (the change request's number, or the remediation's action id).
+// Drifts without this fact are unplanned.
 type DriftPlanned_v1 struct {
 	DriftID string `json:"drift_id"`
 	CIID    string `json:"ci_id"`
 	Change  string `json:"change"`
-	// ByDrift and ActionID are the drift being remediated and the remediation's action.
-	ByDrift   string    `json:"by_drift,omitempty"`
-	ActionID  string    `json:"action_id,omitempty"`
-	Reason    string    `json:"reason"`
-	PlannedAt time.Time `json:"planned_at"`
+	// ByDrift and ActionID are the drift being remediated and the remediation's action, for
+	// a drift planned by driftwatch's own remediation.
+	ByDrift  string `json:"by_drift,omitempty"`
+	ActionID string `json:"action_id,omitempty"`
+	// WindowStart and WindowEnd are the implementation window of the approved change, for a
+	// drift planned by one.
+	WindowStart *time.Time `json:"window_start,omitempty"`
+	WindowEnd   *time.Time `json:"window_end,omitempty"`
+	Reason      string     `json:"reason"`
+	PlannedAt   time.Time  `json:"planned_at"`
 }
 
 // FactType implements Fact.

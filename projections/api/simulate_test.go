@@ -56,7 +56,7 @@ func newLiveRun(t *testing.T, p drift.Policy, st diff.States, ledgers eventstore
 	if r.emit, err = emit.New(emit.Config{}, emit.Deps{Store: ledgers, Now: clock}); err != nil {
 		t.Fatal(err)
 	}
-	if r.planner, err = action.NewPlanner(ledgers, clock); err != nil {
+	if r.planner, err = action.NewPlanner(action.PlannerDeps{Store: ledgers, Now: clock}); err != nil {
 		t.Fatal(err)
 	}
 	return r

@@ -20,7 +20,8 @@
 //     readable with GET /api/now/table/sys_journal_field.
 //
 // Encoded queries are conditions joined by ^ (and) and ^OR (or, binding tighter), with the
-// operators =, !=, LIKE (contains), NOT LIKE, STARTSWITH, ENDSWITH, ISEMPTY and ISNOTEMPTY;
+// operators =, !=, LIKE (contains), NOT LIKE, STARTSWITH, ENDSWITH, IN and NOT IN (a comma
+// separated list), ISEMPTY and ISNOTEMPTY;
 // ORDERBY<field> and ORDERBYDESC<field> terms are accepted and ignored (records are kept in
 // creation order, which is sys_created_on order). String comparisons ignore case, as they do
 // on an instance, whose database collation is case-insensitive. As on a stock instance
@@ -49,9 +50,15 @@
 // acting on the request; or a stall, which acts on the request (the record IS created) and
 // then withholds the answer until the client gives up.
 //
+// change_request also has approval (not requested on create; requested, approved, rejected,
+// cancelled) and the planned implementation window start_date and end_date, date-times
+// written and read as "YYYY-MM-DD hh:mm:ss" in UTC, as a change calendar reads them.
+//
 // It does not implement: other tables (cmdb_ci references are stored as the value given,
-// not resolved), sysparm_display_value=true or all, sysparm_input_display_value, ^NQ
-// queries, dot-walked fields, ordering, ACLs and roles, business rules, state models and
+// not resolved, and the one dot-walked field it reads, cmdb_ci.name, in queries and
+// sysparm_fields, is that value), sysparm_display_value=true or all,
+// sysparm_input_display_value, ^NQ queries, other dot-walked fields, ordering, comparisons
+// of dates, ACLs and roles, business rules, state models and
 // approvals, DELETE, the Attachment, Import Set and Aggregate APIs, and the response headers
 // X-Total-Count and Link.
 package servicenowfake

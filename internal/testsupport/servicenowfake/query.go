@@ -2,6 +2,7 @@ package servicenowfake
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -15,7 +16,7 @@ type condition struct {
 type query [][]condition
 
 // operators, longest first so that NOT LIKE is not read as a field "...NOT" and LIKE.
-var operators = []string{"ISNOTEMPTY", "ISEMPTY", "STARTSWITH", "ENDSWITH", "NOT LIKE", "LIKE", "!=", "="}
+var operators = []string{"ISNOTEMPTY", "ISEMPTY", "STARTSWITH", "ENDSWITH", "NOT LIKE", "LIKE", "NOT IN", "IN", "!=", "="}
 
 // parseQuery reads an encoded query for table. Conditions on fields the table does not have,
 // or with an operator the fake does not know, are dropped, as a stock instance drops them.
@@ -39,7 +40,7 @@ func parseQuery(s schema, q string) (query, error) {
 		if !ok {
 			continue
 		}
-		if _, known := s.columns[c.field]; !known {
+		if !s.readable(c.field) {
 			continue
 		}
 		if or && len(out) > 0 {
@@ -72,7 +73,7 @@ func (q query) matches(r map[string]string) bool {
 	for _, group := range q {
 		ok := false
 		for _, c := range group {
-			if c.matches(r[c.field]) {
+			if c.matches(value(r, c.field)) {
 				ok = true
 				break
 			}
@@ -99,6 +100,10 @@ func (c condition) matches(v string) bool {
 		return strings.HasPrefix(v, want)
 	case "ENDSWITH":
 		return strings.HasSuffix(v, want)
+	case "IN":
+		return slices.Contains(strings.Split(want, ","), v)
+	case "NOT IN":
+		return !slices.Contains(strings.Split(want, ","), v)
 	case "ISEMPTY":
 		return v == ""
 	case "ISNOTEMPTY":

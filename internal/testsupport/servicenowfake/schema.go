@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -17,6 +18,9 @@ const (
 
 // ChangeCloseCodes are change_request's close_code choices.
 var ChangeCloseCodes = []string{"successful", "successful_issues", "unsuccessful"}
+
+// ChangeApprovals are change_request's approval choices; a new record is "not requested".
+var ChangeApprovals = []string{"not requested", "requested", "approved", "rejected", "cancelled"}
 
 // IncidentCloseCodes are incident's close_code choices in current releases.
 var IncidentCloseCodes = []string{
@@ -31,6 +35,30 @@ type column struct {
 	max      int
 	choices  []string
 	writable bool
+	// datetime says values are "YYYY-MM-DD hh:mm:ss" (UTC with sysparm_display_value=false).
+	datetime bool
+}
+
+// dotWalked are the dot-walked fields the fake reads, by the reference they walk: it stores a
+// reference as the display value a client gave (a CI's name), so cmdb_ci.name is that value.
+var dotWalked = map[string]string{"cmdb_ci.name": "cmdb_ci"}
+
+// value returns field of record r, reading a dot-walked field through its reference.
+func value(r map[string]string, field string) string {
+	if ref, ok := dotWalked[field]; ok {
+		return r[ref]
+	}
+	return r[field]
+}
+
+// readable reports whether field can be asked for or queried on the table.
+func (s schema) readable(field string) bool {
+	if ref, ok := dotWalked[field]; ok {
+		_, has := s.columns[ref]
+		return has
+	}
+	_, has := s.columns[field]
+	return has
 }
 
 var levels = []string{"1", "2", "3"}
@@ -75,6 +103,9 @@ var schemas = func() map[string]schema {
 	chg["state"] = column{choices: []string{"-5", "-4", "-3", "-2", "-1", "0", "3", "4"}, writable: true}
 	chg["close_code"] = column{choices: ChangeCloseCodes, writable: true}
 	chg["type"] = column{choices: []string{"standard", "normal", "emergency"}, writable: true}
+	chg["approval"] = column{choices: ChangeApprovals, writable: true}
+	chg["start_date"] = column{datetime: true, writable: true}
+	chg["end_date"] = column{datetime: true, writable: true}
 	inc := taskColumns()
 	inc["state"] = column{choices: []string{"1", "2", "3", "6", "7", "8"}, writable: true}
 	inc["close_code"] = column{choices: IncidentCloseCodes, writable: true}
@@ -129,6 +160,10 @@ func (s schema) checkWrite(table string, fields map[string]string) error {
 			return fmt.Errorf("%q is not a valid choice for %s.%s (one of %v)", v, table, name, c.choices)
 		case c.max > 0 && utf8.RuneCountInString(v) > c.max:
 			return fmt.Errorf("%s.%s is %d characters, more than its maximum length %d", table, name, utf8.RuneCountInString(v), c.max)
+		case c.datetime && v != "":
+			if _, err := time.Parse(time.DateTime, v); err != nil {
+				return fmt.Errorf("%s.%s: %q is not a date and time (YYYY-MM-DD hh:mm:ss)", table, name, v)
+			}
 		}
 	}
 	return nil

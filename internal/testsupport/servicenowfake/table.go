@@ -59,7 +59,7 @@ func readFields(sch schema, table, list string) ([]string, error) {
 	var out []string
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
-		if _, ok := sch.columns[f]; !ok {
+		if !sch.readable(f) {
 			return nil, fmt.Errorf("%q is not a field of %s", f, table)
 		}
 		out = append(out, f)
@@ -133,6 +133,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, sch schema, tabl
 		rec[name] = ""
 	}
 	rec["state"], rec["urgency"], rec["impact"] = sch.newState, "3", "3"
+	if _, ok := sch.columns["approval"]; ok {
+		rec["approval"] = "not requested"
+	}
 	notes := in["work_notes"]
 	delete(in, "work_notes")
 	maps.Copy(rec, in)
@@ -248,7 +251,7 @@ func project(r map[string]string, fields []string) map[string]string {
 	}
 	out := make(map[string]string, len(fields))
 	for _, f := range fields {
-		out[f] = r[f]
+		out[f] = value(r, f)
 	}
 	if _, ok := out["work_notes"]; ok {
 		out["work_notes"] = ""
