@@ -334,7 +334,10 @@ func composeVolumes(t *testing.T, d *dockertest.Daemon) []string {
 func buildImage(t *testing.T, d *dockertest.Daemon) string {
 	t.Helper()
 	tag := "driftwatch-image-test:" + d.ID
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// A bound on a hung build, not a speed claim: on a clean clone the script compiles
+	// driftwatch from a cold cache (CGO_ENABLED=0, -trimpath) while the rest of the suite
+	// competes for the same cores, which took over 3 minutes on 2 cores.
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "../../deploy/build-image.sh", tag, "--label", dockertest.LabelTest+"="+d.ID)
 	t.Cleanup(func() {
