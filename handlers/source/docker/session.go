@@ -75,7 +75,7 @@ func (w *Watcher) session(ctx context.Context) error {
 	}
 	tick := time.NewTicker(max(w.cfg.LagThreshold/4, 10*time.Millisecond))
 	defer tick.Stop()
-	lastTick, lastResync := time.Now(), time.Now()
+	lastTick, lastResync, lastStopped := time.Now(), time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,6 +109,16 @@ func (w *Watcher) session(ctx context.Context) error {
 				w.log.Debug("Periodic inspection of every container")
 				resyncDue = true
 				arm()
+			}
+			// The daemon tells no network connect of a stopped container: look again.
+			if w.cfg.StoppedInterval > 0 && now.Sub(lastStopped) >= w.cfg.StoppedInterval {
+				lastStopped = now
+				for id, r := range w.known {
+					if r.stopped {
+						dirty[id] = true
+						arm()
+					}
+				}
 			}
 		case <-debounce.C:
 			armed = false
@@ -225,7 +235,7 @@ func (w *Watcher) report(ctx context.Context, ids []string, all bool) error {
 		if s.state.PowerState == drift.PowerRemoved {
 			delete(w.known, s.containerID)
 		} else {
-			w.known[s.containerID] = report{ci: s.ci, key: s.key()}
+			w.known[s.containerID] = report{ci: s.ci, key: s.key(), stopped: s.state.PowerState == drift.PowerStopped}
 		}
 		w.log.Debug("Container reported", zap.String("ci_id", s.ci.id), zap.String("message_id", recs[i].ID),
 			zap.String("power_state", s.state.PowerState), zap.Strings("networks", s.state.Networks))

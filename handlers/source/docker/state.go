@@ -39,8 +39,9 @@ type ci struct {
 
 // report is what the watcher last reported of a container.
 type report struct {
-	ci  ci
-	key string // identity and state, to tell a changed container from an unchanged one
+	ci      ci
+	key     string // identity and state, to tell a changed container from an unchanged one
+	stopped bool   // reported stopped: its network connects come without an event
 }
 
 // ciOf reads the CI labels; ok is false for a container that is not a CI.

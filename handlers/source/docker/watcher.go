@@ -66,9 +66,13 @@ type Config struct {
 	// wins; default 50ms.
 	Debounce time.Duration
 	// ResyncInterval is how often every labelled container is inspected even without events,
-	// because the daemon emits none when a stopped container is connected to a network;
-	// default 5m, negative turns it off.
+	// in case the daemon dropped some; default 5m, negative turns it off.
 	ResyncInterval time.Duration
+	// StoppedInterval is how often the containers last reported stopped are inspected,
+	// because the daemon emits no event when a stopped container is connected to a network
+	// (it does tell a disconnect); default 5s, negative turns it off. Each costs one
+	// inspection per interval, and a report only when its networks changed.
+	StoppedInterval time.Duration
 	// LagThreshold: an event delivered this long after the daemon emitted it, or a pause of
 	// the watcher this long (SIGSTOP, starvation), means the daemon may have dropped events
 	// for this slow subscriber, so the watcher inspects every labelled container; default 2s.
@@ -85,6 +89,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ResyncInterval == 0 {
 		c.ResyncInterval = 5 * time.Minute
+	}
+	if c.StoppedInterval == 0 {
+		c.StoppedInterval = 5 * time.Second
 	}
 	if c.LagThreshold == 0 {
 		c.LagThreshold = 2 * time.Second
@@ -135,7 +142,8 @@ type Deps struct {
 // current time so that the daemon replays anything emitted before the subscription took, and
 // then lists and inspects every labelled container and reports each; a broken stream is
 // reopened with backoff; a lagging stream, a paused watcher and the resync interval trigger a
-// full inspection again. Between those, a container is inspected after each burst of its
+// full inspection again; the stopped containers, whose network connects come without an
+// event, are inspected every StoppedInterval. Between those, a container is inspected after each burst of its
 // events and reported when its state changed, so reports are coalesced and the latest state
 // wins. Observation times are strictly increasing, and ids derive from the container, the
 // observation time and the state hash, so each observation has one id wherever it travels.

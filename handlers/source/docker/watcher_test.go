@@ -206,11 +206,31 @@ func TestWatcherResyncsPeriodically(t *testing.T) {
 	t.Parallel()
 	d, rec := newFakeDaemon(), newRecorder()
 	d.set("c1", "exited", ciLabels, "bridge")
-	start(t, d, rec, docker.Config{ResyncInterval: 50 * time.Millisecond})
+	start(t, d, rec, docker.Config{ResyncInterval: 50 * time.Millisecond, StoppedInterval: -1})
 	rec.waitFor(t, "web-1", "stopped", "bridge")
 	// The daemon emits no event when a stopped container is connected to a network.
 	d.set("c1", "exited", ciLabels, "bridge", "dmz")
 	rec.waitFor(t, "web-1", "stopped", "bridge", "dmz")
+}
+
+func TestWatcherLooksAgainAtStoppedContainersOnly(t *testing.T) {
+	t.Parallel()
+	d, rec := newFakeDaemon(), newRecorder()
+	d.set("c1", "exited", ciLabels, "bridge")
+	d.set("c2", "running", map[string]string{docker.LabelCI: "web-2"}, "bridge")
+	start(t, d, rec, docker.Config{ResyncInterval: -1, StoppedInterval: 50 * time.Millisecond})
+	rec.waitFor(t, "web-1", "stopped", "bridge")
+	rec.waitFor(t, "web-2", "running", "bridge")
+	running := d.inspections("c2")
+	// The daemon emits no event when a stopped container is connected to a network.
+	d.set("c1", "exited", ciLabels, "bridge", "dmz")
+	rec.waitFor(t, "web-1", "stopped", "bridge", "dmz")
+	if n := d.inspections("c2"); n != running {
+		t.Errorf("the running container was inspected %d times more without an event", n-running)
+	}
+	if n := len(rec.of("web-1")); n != 2 {
+		t.Errorf("web-1 reported %d times, want twice: once stopped, once connected", n)
+	}
 }
 
 func TestWatcherKeepsRetryingAnUnreachableDaemon(t *testing.T) {
