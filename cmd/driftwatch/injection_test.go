@@ -116,7 +116,7 @@ func (r *injectionRig) check(ci string, want int, payloads []string) {
 				t.Errorf("drift %s: the change request's description lacks %q:\n%s", d.DriftID, line, desc)
 			}
 		}
-		seen.WriteString(unpointer(d.Field) + "\n" + decoded(t, d.Desired) + "\n" + decoded(t, d.Actual) + "\n")
+		seen.WriteString(unpointer(d.Field) + "\n" + decoded(d.Desired) + "\n" + decoded(d.Actual) + "\n")
 	}
 	for _, p := range payloads {
 		if !strings.Contains(seen.String(), p) {
@@ -135,7 +135,7 @@ func unpointer(p string) string {
 }
 
 // decoded is a JSON string's text, or the JSON itself for any other value.
-func decoded(t *testing.T, raw json.RawMessage) string {
+func decoded(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
