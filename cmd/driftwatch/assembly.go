@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/driftwatch/driftwatch/handlers/action"
 	"github.com/driftwatch/driftwatch/handlers/enrich"
 	"github.com/driftwatch/driftwatch/handlers/enrich/gitdir"
 	"github.com/driftwatch/driftwatch/handlers/enrich/netbox"
@@ -66,6 +67,9 @@ type app struct {
 	netbox    *netbox.Source // nil without --netbox-url
 	gitdir    *gitdir.Source // nil without --templates-dir
 	dockerCli *client.Client
+	// planner is the action planner, built once: the action and notify stages share it and
+	// its change calendar cache (see (*app).planner).
+	actionPlanner *action.Planner
 
 	// background are loops the stages need beside their router handlers (the remediation
 	// re-check), run until the process stops.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,4 +87,15 @@ routes:
 		}
 		return n == 2
 	})
+	// The planner and the notify stage both asked whether web-01's drift is planned: they
+	// share one question to the calendar.
+	asked := 0
+	for _, r := range sn.Requests() {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.Query.Get("sysparm_query"), "cmdb_ci.name=web-01^") {
+			asked++
+		}
+	}
+	if asked != 1 {
+		t.Errorf("the change calendar was asked about web-01 %d times, want once", asked)
+	}
 }

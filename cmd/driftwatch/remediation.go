@@ -240,10 +240,14 @@ func (a *app) serviceNow() (*servicenow.Client, error) {
 // changeTTL is how long the change calendar's answers are reused (see action.CacheChanges).
 const changeTTL = time.Minute
 
-// planner is the action planner, with the ServiceNow change calendar when CI ids are CMDB
-// names. The action stage plans with it; the notify stage asks it whether an opening drift
-// is planned.
+// planner is the process's action planner, with the ServiceNow change calendar when CI ids
+// are CMDB names. The action stage plans with it; the notify stage asks it whether an
+// opening drift is planned: in one process both share its calendar cache, so a drift's
+// opening costs the calendar one query.
 func (a *app) planner() (*action.Planner, error) {
+	if a.actionPlanner != nil {
+		return a.actionPlanner, nil
+	}
 	deps := action.PlannerDeps{Store: a.store, Now: a.now, Logger: a.log.Named("action")}
 	if c := a.cfg.Remediation; c.ServiceNowURL != "" && c.ServiceNowCMDBCIs {
 		sn, err := a.serviceNow()
@@ -252,5 +256,10 @@ func (a *app) planner() (*action.Planner, error) {
 		}
 		deps.Changes = action.CacheChanges(sn, changeTTL, a.now)
 	}
-	return action.NewPlanner(deps)
+	p, err := action.NewPlanner(deps)
+	if err != nil {
+		return nil, err
+	}
+	a.actionPlanner = p
+	return p, nil
 }

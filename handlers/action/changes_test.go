@@ -3,6 +3,7 @@ package action_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -120,5 +121,63 @@ func TestCacheChanges_asks_once_per_ci_within_its_ttl(t *testing.T) {
 	}
 	if n := next.asked.Load(); n != 6 {
 		t.Errorf("%d questions, want 6: errors are not cached", n)
+	}
+}
+
+// gatedChanges answers every CI with one change once gate is closed, counts the questions,
+// and notes whether a query's context had ended by the time it answered.
+type gatedChanges struct {
+	asked atomic.Int32
+	gate  chan struct{}
+	ended atomic.Bool
+}
+
+func (c *gatedChanges) InWindow(ctx context.Context, ciID string, at time.Time) ([]action.Change, error) {
+	c.asked.Add(1)
+	<-c.gate
+	c.ended.Store(ctx.Err() != nil)
+	return []action.Change{{Number: "CHG-" + ciID, Start: at.Add(-10 * time.Second), End: at.Add(10 * time.Second)}}, nil
+}
+
+func TestCacheChanges_shares_one_query_among_askers_at_once(t *testing.T) {
+	t.Parallel()
+	next := &gatedChanges{gate: make(chan struct{})}
+	c := action.CacheChanges(next, time.Minute, time.Now)
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	// The first asker gives up while the query runs; the others still get its answer.
+	first, giveUp := context.WithCancel(t.Context())
+	results := make(chan error, 8)
+	go func() {
+		_, err := c.InWindow(first, "web", at)
+		results <- err
+	}()
+	for next.asked.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for range 7 {
+		go func() {
+			got, err := c.InWindow(t.Context(), "web", at)
+			if err == nil && len(got) != 1 {
+				err = fmt.Errorf("%d changes, want 1", len(got))
+			}
+			results <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // the others join the query
+	giveUp()
+	if err := <-results; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the asker that gave up: %v, want context.Canceled", err)
+	}
+	close(next.gate)
+	for range 7 {
+		if err := <-results; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := next.asked.Load(); n != 1 {
+		t.Errorf("%d queries for 8 askers at once, want 1", n)
+	}
+	if next.ended.Load() {
+		t.Error("the query was canceled with the asker that gave up")
 	}
 }
