@@ -198,6 +198,14 @@ func (b model) putDrift(d Drift) error {
 	return b.order.Put(orderKey(d), orderValue(d))
 }
 
+// putCI writes a CI's record and what Coverage counts of it.
+func (b model) putCI(ci CI) error {
+	if err := projections.PutJSON(b.ci, ci.CIID, ci); err != nil {
+		return err
+	}
+	return b.ciSeen.Put([]byte(ci.CIID), seenValue(ci))
+}
+
 // refreshCI recounts a CI's unresolved drifts, creating the CI from drift attributes when no
 // observation introduced it.
 func (b model) refreshCI(ciID, ciType, templateID string) error {
@@ -221,7 +229,7 @@ func (b model) refreshCI(ciID, ciType, templateID string) error {
 			ci.WorstOpenSeverity = s
 		}
 	}
-	return projections.PutJSON(b.ci, ciID, ci)
+	return b.putCI(ci)
 }
 
 func hasPrefix(k, prefix []byte) bool {

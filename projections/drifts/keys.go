@@ -3,6 +3,7 @@ package drifts
 import (
 	"encoding/binary"
 	"strings"
+	"time"
 
 	"github.com/driftwatch/driftwatch/pipeline/drift"
 )
@@ -28,6 +29,30 @@ func parseOrderValue(v []byte) (id string, status drift.Status, ci string, cat d
 		return "", "", "", "", "", false
 	}
 	return p[0], drift.Status(p[1]), p[2], drift.Category(p[3]), drift.Severity(p[4]), true
+}
+
+// seenValue carries what Coverage counts of a CI, so that a report decodes no CI record: when
+// it was last verified (unix nanoseconds, 0 for never) and whether it has unresolved drift.
+func seenValue(ci CI) []byte {
+	v := make([]byte, 9)
+	if last := lastVerified(ci); !last.IsZero() {
+		binary.BigEndian.PutUint64(v, uint64(last.UnixNano()))
+	}
+	if ci.OpenDrifts > 0 {
+		v[8] = 1
+	}
+	return v
+}
+
+// parseSeenValue is the inverse of seenValue.
+func parseSeenValue(v []byte) (last time.Time, drifted, ok bool) {
+	if len(v) != 9 {
+		return time.Time{}, false, false
+	}
+	if n := binary.BigEndian.Uint64(v); n != 0 {
+		last = time.Unix(0, int64(n)).UTC()
+	}
+	return last, v[8] == 1, true
 }
 
 // ciOpenKey indexes an unresolved drift under its CI; with an empty drift id it is the CI's

@@ -25,6 +25,7 @@ var (
 	orderBucket  = []byte("order")   // detected_at, drift id -> orderValue
 	ciBucket     = []byte("ci")      // ci id -> CI JSON
 	ciOpenBucket = []byte("ci_open") // ci id, 0, drift id -> severity of an unresolved drift
+	ciSeenBucket = []byte("ci_seen") // ci id -> seenValue: what Coverage counts of the CI
 	countBucket  = []byte("count")   // dimension, 0, value, 0, status -> uint64
 )
 
@@ -50,8 +51,9 @@ func (m *Model) Name() string { return Name }
 
 // Version implements projections.Projection: 2 keeps CIs' states by hash only; 3 names the
 // governing template on CIs and the template version on drifts; 4 follows the remediation
-// lifecycle (remediating, escalated, planned, the ticket numbers).
-func (m *Model) Version() int { return 4 }
+// lifecycle (remediating, escalated, planned, the ticket numbers); 5 keeps what the coverage
+// report counts of each CI apart from its record (ci_seen).
+func (m *Model) Version() int { return 5 }
 
 // Consumes implements projections.Consumer.
 func (m *Model) Consumes(typ string) bool {
@@ -72,7 +74,7 @@ func (m *Model) Open(db *bolt.DB) error {
 		if err != nil {
 			return err
 		}
-		for _, b := range [][]byte{driftBucket, orderBucket, ciBucket, ciOpenBucket, countBucket} {
+		for _, b := range [][]byte{driftBucket, orderBucket, ciBucket, ciOpenBucket, ciSeenBucket, countBucket} {
 			if _, err := root.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -175,14 +177,14 @@ func (m *Model) Apply(tx *bolt.Tx, ev projections.Event) error {
 
 // model gives access to the model's buckets within one transaction.
 type model struct {
-	drift, order, ci, ciOpen, count *bolt.Bucket
+	drift, order, ci, ciOpen, ciSeen, count *bolt.Bucket
 }
 
 func buckets(tx *bolt.Tx) model {
 	root := tx.Bucket(rootBucket)
 	return model{
 		drift: root.Bucket(driftBucket), order: root.Bucket(orderBucket), ci: root.Bucket(ciBucket),
-		ciOpen: root.Bucket(ciOpenBucket), count: root.Bucket(countBucket),
+		ciOpen: root.Bucket(ciOpenBucket), ciSeen: root.Bucket(ciSeenBucket), count: root.Bucket(countBucket),
 	}
 }
 

@@ -45,7 +45,7 @@ func (b model) observed(o observation) error {
 		ci.LastChangedAt = o.observedAt.UTC()
 	}
 	ci.StateHash = o.hash
-	return projections.PutJSON(b.ci, o.ci, ci)
+	return b.putCI(ci)
 }
 
 // evaluated records the last verdict on a CI: the state, desired state and policy it was
@@ -79,5 +79,5 @@ func (b model) evaluated(v event.PolicyEvaluated_v2, pos uint64) error {
 	if v.Desired.TemplateID != "" {
 		ci.GoverningTemplate = &TemplateRef{ID: v.Desired.TemplateID, Version: v.Desired.Version}
 	}
-	return projections.PutJSON(b.ci, o.CIID, ci)
+	return b.putCI(ci)
 }

@@ -27,10 +27,20 @@ const (
 // VerificationOf judges a CI at now: verified when an observation of it was received within
 // every, stale when the last one is older, never verified when none was.
 func VerificationOf(ci CI, now time.Time, every time.Duration) Verification {
-	last := ci.LastReceivedAt
-	if last.IsZero() {
-		last = ci.LastObservedAt
+	return verification(lastVerified(ci), now, every)
+}
+
+// lastVerified is when an observation of ci was last received (observed, for one recorded
+// without its receipt time); zero when none was.
+func lastVerified(ci CI) time.Time {
+	if !ci.LastReceivedAt.IsZero() {
+		return ci.LastReceivedAt
 	}
+	return ci.LastObservedAt
+}
+
+// verification judges a CI last verified at last (zero: never) at now.
+func verification(last, now time.Time, every time.Duration) Verification {
 	switch {
 	case last.IsZero():
 		return NeverVerified
@@ -61,34 +71,35 @@ type Coverage struct {
 // maxNamed bounds the CIs a coverage lists by name.
 const maxNamed = 100
 
-// Coverage judges every CI at now against the expected interval every.
+// Coverage judges every CI at now against the expected interval every. Cost: a pass over
+// ci_seen's fixed-size values, no CI record decoded (the report is polled).
 func (m *Model) Coverage(now time.Time, every time.Duration) (Coverage, error) {
 	c := Coverage{ExpectedInterval: every.String(), StaleCIs: []string{}, NeverVerifiedCIs: []string{}}
 	err := m.view(func(b model) error {
-		return b.ci.ForEach(func(k, v []byte) error {
-			var ci CI
-			if err := json.Unmarshal(v, &ci); err != nil {
-				return fmt.Errorf("ci %s: %w", k, err)
+		return b.ciSeen.ForEach(func(k, v []byte) error {
+			last, drifted, ok := parseSeenValue(v)
+			if !ok {
+				return fmt.Errorf("ci %s: a coverage value of %d bytes", k, len(v))
 			}
 			c.CIs++
-			if ci.OpenDrifts > 0 {
+			if drifted {
 				c.Drifted++
 			}
-			switch VerificationOf(ci, now, every) {
+			switch verification(last, now, every) {
 			case Verified:
 				c.Verified++
-				if ci.OpenDrifts == 0 {
+				if !drifted {
 					c.InSync++
 				}
 			case Stale:
 				c.Stale++
 				if len(c.StaleCIs) < maxNamed {
-					c.StaleCIs = append(c.StaleCIs, ci.CIID)
+					c.StaleCIs = append(c.StaleCIs, string(k))
 				}
 			case NeverVerified:
 				c.NeverVerified++
 				if len(c.NeverVerifiedCIs) < maxNamed {
-					c.NeverVerifiedCIs = append(c.NeverVerifiedCIs, ci.CIID)
+					c.NeverVerifiedCIs = append(c.NeverVerifiedCIs, string(k))
 				}
 			}
 			return nil
